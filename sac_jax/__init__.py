@@ -1,0 +1,40 @@
+"""sac_jax: Soft Actor-Critic as pure, jitted functions over one train-state pytree."""
+
+from sac_jax.config import default_config, validate
+from sac_jax.losses import actor_loss, critic_loss, critic_target, polyak_update, temperature_loss
+from sac_jax.replay import ReplayBuffer
+from sac_jax.state import SACHParams, SACState, create_state
+from sac_jax.types import Batch
+from sac_jax.update import (
+    select_action,
+    update_actor,
+    update_critic,
+    update_step,
+    update_step_donated,
+    update_steps,
+    update_target,
+    update_temperature,
+)
+
+__all__ = [
+    "Batch",
+    "ReplayBuffer",
+    "SACHParams",
+    "SACState",
+    "actor_loss",
+    "create_state",
+    "critic_loss",
+    "critic_target",
+    "default_config",
+    "polyak_update",
+    "select_action",
+    "temperature_loss",
+    "update_actor",
+    "update_critic",
+    "update_step",
+    "update_step_donated",
+    "update_steps",
+    "update_target",
+    "update_temperature",
+    "validate",
+]

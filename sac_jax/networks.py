@@ -1,0 +1,110 @@
+"""Flax modules: an MLP torso, the tanh-Gaussian actor and the critic ensemble."""
+
+from typing import Callable, Sequence
+
+import distrax
+import flax.linen as nn
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable] = {
+    "relu": nn.relu,
+    "tanh": nn.tanh,
+    "elu": nn.elu,
+    "gelu": nn.gelu,
+    "silu": nn.silu,
+}
+
+
+class MLP(nn.Module):
+    """Dense layers, each followed by optional LayerNorm and the activation."""
+
+    hidden_dims: Sequence[int]
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        for width in self.hidden_dims:
+            x = nn.Dense(width)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = ACTIVATIONS[self.activation](x)
+        return x
+
+
+def squashed_gaussian(mean: jnp.ndarray, log_std: jnp.ndarray) -> distrax.Distribution:
+    """pi(a|s) = tanh(u), u ~ N(mean, exp(log_std)^2) (SAC paper, appendix C).
+
+    distrax's Tanh bijector computes log|d tanh(u)/du| as 2 * (log 2 - u - softplus(-2u)) from the
+    pre-tanh sample, so `sample_and_log_prob` stays finite even where tanh(u) rounds to +-1.
+    """
+    base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+    return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+
+
+class TanhGaussianActor(nn.Module):
+    """State -> squashed Gaussian over actions in [-1, 1].
+
+    log_std is squashed smoothly into [log_std_min, log_std_max] with a tanh, which keeps its
+    gradient alive at the bounds (a hard clip would zero it).
+    """
+
+    action_dim: int
+    hidden_dims: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray) -> distrax.Distribution:
+        h = MLP(self.hidden_dims, self.activation)(obs)
+        mean = nn.Dense(self.action_dim, name="mean")(h)
+        raw_log_std = nn.Dense(self.action_dim, name="log_std")(h)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (
+            jnp.tanh(raw_log_std) + 1.0
+        )
+        return squashed_gaussian(mean, log_std)
+
+
+def deterministic_action(pi: distrax.Distribution) -> jnp.ndarray:
+    """tanh of the Gaussian mean: the evaluation action of SAC."""
+    return jnp.tanh(pi.distribution.mean())
+
+
+class Critic(nn.Module):
+    """Q(s, a) as an MLP on the concatenation [s, a]."""
+
+    hidden_dims: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
+        x = jnp.concatenate([obs, action], axis=-1)
+        x = MLP(self.hidden_dims, self.activation, self.layer_norm)(x)
+        return nn.Dense(1)(x)[..., 0]
+
+
+class CriticEnsemble(nn.Module):
+    """`num_critics` independent critics as one module; returns Q of shape (num_critics, ...).
+
+    `nn.vmap` stacks every critic's parameters on a leading axis, so XLA runs the ensemble as
+    batched matmuls instead of `num_critics` separate ones.
+    """
+
+    num_critics: int = 2
+    hidden_dims: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
+        ensemble = nn.vmap(
+            Critic,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        return ensemble(self.hidden_dims, self.activation, self.layer_norm)(obs, action)

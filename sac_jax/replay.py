@@ -1,0 +1,78 @@
+"""A NumPy ring buffer that stores each observation once.
+
+Row i holds (obs_i, action_i, reward_i, terminated_i); its next observation is row i + 1. When an
+episode ends (terminated OR truncated), its true final observation is written to an extra row that
+is never sampled as a transition start, and the next episode begins on the row after it. So
+`next_obs` is always what the env returned, a truncated episode still bootstraps from its real
+last observation, and memory is about half of storing obs and next_obs side by side.
+
+Invariant: `valid[i]` <=> rows i and (i + 1) % capacity form a complete transition.
+"""
+
+import numpy as np
+
+from sac_jax.types import Batch
+
+
+class ReplayBuffer:
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0):
+        if capacity < 2:
+            raise ValueError(f"replay capacity={capacity} is invalid: must be >= 2 rows")
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.action = np.zeros((capacity, action_dim), np.float32)
+        self.reward = np.zeros(capacity, np.float32)
+        self.terminated = np.zeros(capacity, np.float32)
+        self.valid = np.zeros(capacity, bool)
+        self.ptr = 0  # row of the next transition's obs
+        self.rows_written = 0  # rows ever touched, capped at capacity
+        self.num_transitions = 0  # sampleable rows
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.num_transitions
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.obs, self.action, self.reward, self.terminated, self.valid))
+
+    def _set_valid(self, row: int, value: bool):
+        self.num_transitions += int(value) - int(self.valid[row])
+        self.valid[row] = value
+
+    def add(self, obs, action, reward, terminated: bool, truncated: bool, next_obs) -> None:
+        """Store one env step. `next_obs` is the observation env.step returned (before any reset)."""
+        row, nxt = self.ptr, (self.ptr + 1) % self.capacity
+        self.obs[row] = obs
+        self.action[row] = action
+        self.reward[row] = reward
+        self.terminated[row] = terminated
+        self._set_valid(row, True)
+        self.obs[nxt] = next_obs
+        self._set_valid(nxt, False)  # its transition is incomplete (or it is a final observation)
+        advance = 2 if (terminated or truncated) else 1
+        self.ptr = (row + advance) % self.capacity
+        self.rows_written = min(self.rows_written + advance, self.capacity)
+
+    def sample_indices(self, shape) -> np.ndarray:
+        """Uniform over valid rows, drawn in bulk; invalid draws are redrawn (they are rare)."""
+        if self.num_transitions == 0:
+            raise ValueError("cannot sample from a replay buffer with no complete transition")
+        idx = self.rng.integers(0, self.rows_written, size=shape)
+        bad = ~self.valid[idx]
+        while bad.any():
+            idx[bad] = self.rng.integers(0, self.rows_written, size=int(bad.sum()))
+            bad = ~self.valid[idx]
+        return idx
+
+    def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
+        """A Batch of shape (batch_size, ...) or, with num_batches=K, (K, batch_size, ...)."""
+        shape = (batch_size,) if num_batches is None else (num_batches, batch_size)
+        idx = self.sample_indices(shape)
+        return Batch(
+            obs=self.obs[idx],
+            action=self.action[idx],
+            reward=self.reward[idx],
+            next_obs=self.obs[(idx + 1) % self.capacity],
+            terminated=self.terminated[idx],
+        )

@@ -1,0 +1,88 @@
+"""Run outputs: CSV files, TensorBoard events and a console progress line."""
+
+import csv
+import os
+import time
+
+from tensorboardX import SummaryWriter
+
+
+class CsvWriter:
+    """Appends rows to a CSV. A row with a new key rewrites the file once with the wider header."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fields: list[str] = []
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path, newline="") as f:
+                self.fields = next(csv.reader(f))
+
+    def write(self, row: dict) -> None:
+        new_fields = [k for k in row if k not in self.fields]
+        if new_fields:
+            rows = []
+            if self.fields:
+                with open(self.path, newline="") as f:
+                    rows = list(csv.DictReader(f))
+            self.fields += new_fields
+            with open(self.path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=self.fields)
+                w.writeheader()
+                w.writerows(rows)
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=self.fields).writerow(row)
+
+
+class RunWriter:
+    """train.csv, eval.csv and TensorBoard event files in one workdir."""
+
+    def __init__(self, workdir: str):
+        self.train = CsvWriter(os.path.join(workdir, "train.csv"))
+        self.eval = CsvWriter(os.path.join(workdir, "eval.csv"))
+        self.tb = SummaryWriter(workdir)
+
+    def write_train(self, step: int, scalars: dict) -> None:
+        self.train.write({"step": step, **scalars})
+        for k, v in scalars.items():
+            self.tb.add_scalar(f"train/{k}", v, step)
+
+    def write_eval(self, step: int, scalars: dict) -> None:
+        self.eval.write({"step": step, **scalars})
+        for k, v in scalars.items():
+            self.tb.add_scalar(f"eval/{k}", v, step)
+
+    def close(self) -> None:
+        self.tb.close()
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h:d}:{m:02d}:{s:02d}"
+
+
+class Progress:
+    """Console line: step, steps/s over the last interval, ETA, last eval return, alpha."""
+
+    def __init__(self, total_steps: int, start_step: int = 0):
+        self.total = total_steps
+        self.last_step, self.last_time = start_step, time.perf_counter()
+
+    def rate(self, step: int) -> float:
+        now = time.perf_counter()
+        sps = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        return sps
+
+    def line(self, step: int, sps: float, eval_return: float | None, alpha: float | None) -> str:
+        parts = [
+            f"step {step}/{self.total}",
+            f"{sps:,.0f} steps/s",
+            f"ETA {format_duration((self.total - step) / max(sps, 1e-9))}",
+        ]
+        if eval_return is not None:
+            parts.append(f"eval return {eval_return:.1f}")
+        if alpha is not None:
+            parts.append(f"alpha {alpha:.4f}")
+        return " | ".join(parts)
