@@ -1,0 +1,54 @@
+import jax
+import ml_collections
+import pytest
+
+from sac_jax.config import default_config
+
+
+@pytest.fixture
+def tiny_config() -> ml_collections.ConfigDict:
+    """Small networks and budgets: fast to compile and run on a 2-core CPU."""
+    c = default_config()
+    c.env_id = "Pendulum-v1"
+    c.hidden_dims = (32, 32)
+    c.batch_size = 32
+    c.buffer_size = 10_000
+    c.learning_starts = 100
+    c.total_steps = 300
+    c.eval_interval = 300
+    c.eval_episodes = 1
+    c.log_interval = 100
+    return c
+
+
+class CompileCounter:
+    """Counts XLA backend compilations while active (JAX reports each through jax.monitoring)."""
+
+    EVENT = "/jax/core/compile/backend_compile_duration"
+
+    def __init__(self):
+        self.count = 0
+        self.active = False
+        jax.monitoring.register_event_duration_secs_listener(self._on_event)
+
+    def _on_event(self, name, duration, **kwargs):
+        if self.active and name == self.EVENT:
+            self.count += 1
+
+    def __enter__(self):
+        self.count, self.active = 0, True
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+
+
+_COUNTER = None
+
+
+@pytest.fixture
+def compile_counter() -> CompileCounter:
+    global _COUNTER
+    if _COUNTER is None:
+        _COUNTER = CompileCounter()
+    return _COUNTER
