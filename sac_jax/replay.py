@@ -68,16 +68,18 @@ class ReplayBuffer:
     def state_dict(self) -> dict[str, np.ndarray]:
         """The rows written so far and the pointers, as arrays for a checkpoint.
 
-        Rows never written are left out (a checkpoint early in a long run stays small). The
-        sampling RNG is not included: `self.rng.bit_generator.state` is saved beside it.
+        Rows never written are left out (a checkpoint early in a long run stays small); the row at
+        `ptr`, which holds the latest next observation, is kept. The sampling RNG is not included:
+        `self.rng.bit_generator.state` is saved beside it.
         """
-        rows = {name: getattr(self, name)[: self.rows_written] for name in _ARRAYS}
+        written = min(self.rows_written + 1, self.capacity)
+        rows = {name: getattr(self, name)[:written] for name in _ARRAYS}
         counters = {"ptr": self.ptr, "rows_written": self.rows_written, "num_transitions": self.num_transitions}
         return {**rows, **{k: np.asarray(v, np.int64) for k, v in counters.items()}}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Inverse of `state_dict`, into a buffer of the same capacity and sizes."""
-        rows = int(state["rows_written"])
+        rows = len(state["obs"])
         if rows > self.capacity or state["obs"].shape[1:] != self.obs.shape[1:]:
             raise ValueError(
                 f"saved replay buffer ({rows} rows, obs {state['obs'].shape[1:]}) does not fit this "
@@ -87,7 +89,7 @@ class ReplayBuffer:
             array = getattr(self, name)
             array[:rows] = state[name]
             array[rows:] = 0
-        self.ptr, self.rows_written = int(state["ptr"]), rows
+        self.ptr, self.rows_written = int(state["ptr"]), int(state["rows_written"])
         self.num_transitions = int(state["num_transitions"])
 
     def sample_indices(self, shape) -> np.ndarray:
