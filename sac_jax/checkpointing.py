@@ -145,6 +145,9 @@ def _time_limit(env: gym.Env) -> gym.wrappers.TimeLimit | None:
     return None
 
 
+_MUJOCO_BODY_POSITIONS = ("xpos", "xipos")  # body frames and centers of mass
+
+
 def _mujoco_state_spec():
     import mujoco  # imported late: MUJOCO_GL must be set before mujoco is first imported
 
@@ -155,9 +158,11 @@ def env_state(env: gym.Env) -> dict | None:
     """The env's episode state as JSON data, or None for envs whose state is not captured.
 
     Captured: MuJoCo envs (MuJoCo's full integration state: qpos, qvel, act, warm start,
-    controls, time, ...) and envs that keep their physics in a NumPy `state` attribute (Pendulum,
-    MountainCarContinuous); for both also the env's NumPy RNG and the TimeLimit step count.
-    Not captured: Box2D envs (LunarLander, BipedalWalker) and anything else.
+    controls, time, ...; plus the body positions the last `mj_step` left, which are one substep
+    behind qpos and which Ant and Humanoid read for their reward before stepping) and envs that
+    keep their physics in a NumPy `state` attribute (Pendulum, MountainCarContinuous); for both
+    also the env's NumPy RNG and the TimeLimit step count. Not captured: Box2D envs (LunarLander,
+    BipedalWalker) and anything else.
     """
     inner, time_limit = env.unwrapped, _time_limit(env)
     if hasattr(inner, "model") and hasattr(inner, "data"):
@@ -165,6 +170,7 @@ def env_state(env: gym.Env) -> dict | None:
         physics = np.empty(mujoco.mj_stateSize(inner.model, spec))
         mujoco.mj_getState(inner.model, inner.data, physics, spec)
         saved = {"mujoco_state": physics.tolist()}
+        saved.update({name: getattr(inner.data, name).tolist() for name in _MUJOCO_BODY_POSITIONS})
     elif isinstance(getattr(inner, "state", None), np.ndarray):
         saved = {"state": inner.state.tolist(), "dtype": inner.state.dtype.str}
     else:
@@ -181,6 +187,8 @@ def set_env_state(env: gym.Env, saved: dict) -> None:
         mujoco, spec = _mujoco_state_spec()
         mujoco.mj_setState(inner.model, inner.data, np.asarray(saved["mujoco_state"]), spec)
         mujoco.mj_forward(inner.model, inner.data)
+        for name in _MUJOCO_BODY_POSITIONS:  # as they were, not as mj_forward recomputed them
+            getattr(inner.data, name)[:] = saved[name]
     else:
         inner.state = np.asarray(saved["state"], np.dtype(saved["dtype"]))
     inner.np_random.bit_generator.state = saved["np_random"]

@@ -3,6 +3,7 @@
 One tiny Pendulum run (`trained`) is shared by the module; tests that change a workdir copy it.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -25,6 +26,8 @@ from sac_jax.checkpointing import (
     LoopState,
     WorkdirLock,
     WorkdirLockedError,
+    env_state,
+    set_env_state,
 )
 from sac_jax.envs import env_dims, make_env
 from sac_jax.replay import ReplayBuffer
@@ -339,3 +342,33 @@ def test_evaluate_cli_prints_returns_and_writes_video(trained, tmp_path):
     assert "(201 frames)" in result.stdout  # the reset frame and one per step of a 200-step episode
     with Image.open(video) as gif:  # (Pillow may merge identical consecutive frames)
         assert gif.n_frames > 100 and gif.size == (500, 500)
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "Hopper-v5", "Humanoid-v5"])
+def test_env_episode_state_continues_identically(env_id):
+    original, copy = make_env(env_id, 0), make_env(env_id, 0)
+    original.reset(seed=0)
+    copy.reset(seed=1)
+    actions = np.random.default_rng(0).uniform(-1, 1, (40,) + original.action_space.shape)
+    for action in actions[:20]:
+        original.step(action)
+    set_env_state(copy, json.loads(json.dumps(env_state(original))))
+    for action in actions[20:]:
+        assert_trees_identical(original.step(action)[:4], copy.step(action)[:4])
+
+
+def test_resume_in_env_without_captured_state_starts_a_new_episode(tmp_path):
+    """LunarLander's Box2D world is not captured: the episode in progress ends at the checkpoint."""
+    config = small_config(env_id="LunarLanderContinuous-v3")
+    env, state, run, buffer = fresh_run(config)
+    for _ in range(20):
+        action = run.random_actions.uniform(-1, 1, 2).astype(np.float32)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(run.obs, action, reward, terminated, truncated, next_obs)
+        run.obs, run.step, run.episode_return = next_obs, run.step + 1, run.episode_return + reward
+    with Checkpointer(str(tmp_path), config) as ckpt:
+        ckpt.save(state, run, env, buffer)
+    _, _, run2, buffer2 = restore(str(tmp_path), config)
+    assert run2.step == 20 and run2.episode_return == 0.0
+    assert buffer2.ptr == buffer.ptr + 1 and len(buffer2) == len(buffer) == 20
+    assert not np.array_equal(run2.obs, run.obs)
