@@ -78,7 +78,11 @@ class ReplayBuffer:
         return {**rows, **{k: np.asarray(v, np.int64) for k, v in counters.items()}}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Inverse of `state_dict`, into a buffer of the same capacity and sizes."""
+        """Inverse of `state_dict`, into a new buffer of the same capacity and sizes.
+
+        Rows after the saved ones are not touched: in a new buffer they are zeros already, and
+        writing them would commit memory for the whole capacity at once.
+        """
         rows = len(state["obs"])
         if rows > self.capacity or state["obs"].shape[1:] != self.obs.shape[1:]:
             raise ValueError(
@@ -86,9 +90,7 @@ class ReplayBuffer:
                 f"buffer (capacity {self.capacity}, obs {self.obs.shape[1:]})"
             )
         for name in _ARRAYS:
-            array = getattr(self, name)
-            array[:rows] = state[name]
-            array[rows:] = 0
+            getattr(self, name)[:rows] = state[name]
         self.ptr, self.rows_written = int(state["ptr"]), int(state["rows_written"])
         self.num_transitions = int(state["num_transitions"])
 
