@@ -227,17 +227,19 @@ def _host(tree):
     return jax.tree.map(np.asarray, jax.device_get(tree))
 
 
-def abstract_state(config: ml_collections.ConfigDict, obs_dim: int, action_dim: int) -> SACState:
-    """A SACState of zeros with the exact structure, shapes and dtypes a restore fills in.
+def _zeros_like(make_tree):
+    """NumPy zeros shaped like `make_tree()`'s leaves: a restore template.
 
-    Built with `jax.eval_shape`, so nothing is initialized or compiled.
+    `jax.eval_shape` runs nothing, and gives Python-int leaves (TrainState.step before the first
+    update) the int32 dtype that the saved arrays have.
     """
-    shapes = jax.eval_shape(lambda: create_state(config, obs_dim, action_dim))
-    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), jax.eval_shape(make_tree))
 
 
-def _restore_args(template):
-    return ocp.args.PyTreeRestore(item=template, restore_args=ocp.checkpoint_utils.construct_restore_args(template))
+def _restore_args(template, partial: bool = False) -> ocp.args.PyTreeRestore:
+    """Restore exactly the template's leaves, as NumPy arrays of its dtypes."""
+    restore_args = ocp.checkpoint_utils.construct_restore_args(template)
+    return ocp.args.PyTreeRestore(item=template, restore_args=restore_args, partial_restore=partial)
 
 
 class Checkpointer:
@@ -258,7 +260,9 @@ class Checkpointer:
                 raise CheckpointError(f"workdir {workdir!r} does not exist")
             if not os.path.isdir(self.directory) or not os.listdir(self.directory):
                 raise CheckpointError(f"workdir {workdir!r} has no checkpoints (no {self.directory}/)")
-            options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0, **best)
+            options = ocp.CheckpointManagerOptions(
+                read_only=True, create=False, save_interval_steps=0, **best
+            )
         else:
             keep = ocp.checkpoint_managers.AnyPreservationPolicy([
                 ocp.checkpoint_managers.LatestN(n=config.keep_checkpoints),
@@ -294,7 +298,9 @@ class Checkpointer:
         if step is None:
             return steps[-1]
         if step not in steps:
-            raise CheckpointError(f"no checkpoint at step {step} in {self.directory}; available: {steps}")
+            raise CheckpointError(
+                f"no checkpoint at step {step} in {self.directory}; available: steps {steps}"
+            )
         return step
 
     def _restore(self, step: int, **items):
@@ -315,7 +321,9 @@ class Checkpointer:
         restored = self._restore(step, loop=ocp.args.JsonRestore(), config=ocp.args.JsonRestore())
         return step, restored.loop, restored.config
 
-    def restore_actor(self, step: int | None = None) -> tuple[int, TrainState, dict, ml_collections.ConfigDict]:
+    def restore_actor(
+        self, step: int | None = None
+    ) -> tuple[int, TrainState, dict, ml_collections.ConfigDict]:
         """Only the actor's parameters (no optimizer state, no critics, no buffer) of a checkpoint.
 
         Returns (step, actor TrainState without optimizer, loop item, config).
@@ -323,14 +331,9 @@ class Checkpointer:
         step, loop, saved_config = self.metadata(step)
         config = config_from_json(saved_config)
         env = loop["env"]
-        template = abstract_state(config, env["obs_dim"], env["action_dim"])
+        template = _zeros_like(lambda: create_state(config, env["obs_dim"], env["action_dim"]))
         params = {"actor": {"params": template.actor.params}}
-        item = ocp.args.PyTreeRestore(
-            item=params,
-            restore_args=ocp.checkpoint_utils.construct_restore_args(params),
-            partial_restore=True,
-        )
-        restored = self._restore(step, state=item).state
+        restored = self._restore(step, state=_restore_args(params, partial=True)).state
         actor = TrainState(
             step=0,
             apply_fn=template.actor.apply_fn,
@@ -353,7 +356,7 @@ class Checkpointer:
             return state, run
         step, loop, saved_config = self.metadata(step)
         self._check_compatible(step, loop["env"], saved_config, env)
-        items = {"state": _restore_args(_host(state))}
+        items = {"state": _restore_args(_zeros_like(lambda: state))}
         has_replay = os.path.isdir(os.path.join(self._step_dir(step), "replay"))
         if has_replay:
             items["replay"] = ocp.args.PyTreeRestore()  # NumPy arrays, shaped as saved
@@ -393,7 +396,9 @@ class Checkpointer:
             if f not in RESUMABLE_FIELDS and current.get(f) != saved_config.get(f)
         )  # fmt: skip
         if changed:
-            diffs = ", ".join(f"{f}: saved {saved_config.get(f)!r}, now {current.get(f)!r}" for f in changed)
+            diffs = ", ".join(
+                f"{f}: saved {saved_config.get(f)!r}, now {current.get(f)!r}" for f in changed
+            )
             raise CheckpointError(
                 f"{where} was saved with a different config ({diffs}). A resumed run may change only "
                 f"{sorted(RESUMABLE_FIELDS)}; use the checkpoint's values or another --workdir."
@@ -401,8 +406,8 @@ class Checkpointer:
 
     def save(self, state: SACState, run: LoopState, env: gym.Env, buffer: ReplayBuffer) -> None:
         """Checkpoint the run at `run.step`; marked with the eval return if it evaluated then."""
-        counters = dataclasses.asdict(run)
-        del counters["random_actions"]
+        counters = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
+        del counters["random_actions"]  # its state is saved below
         counters.update(obs=run.obs.tolist(), obs_dtype=run.obs.dtype.str)
         loop = {
             "counters": counters,

@@ -36,7 +36,7 @@ def write_video(path: str, frames: list, fps: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sac_jax.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sac_jax.evaluate", description=__doc__)
     parser.add_argument("--workdir", required=True, help="the run's --workdir")
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
     parser.add_argument("--episodes", type=int, default=10, help="deterministic episodes to run")

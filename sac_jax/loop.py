@@ -7,6 +7,7 @@ stay on the device until a log interval.
 
 import json
 import os
+import signal
 import time
 
 import gymnasium as gym
@@ -108,7 +109,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
 
             if step % config.eval_interval == 0 or step == config.total_steps:
                 returns = evaluate(state.actor, eval_env, config.eval_episodes, seed=config.seed + step)
-                run.last_eval = {"return_mean": float(returns.mean()), "return_std": float(returns.std())}
+                run.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
                 run.eval_step = step
                 writer.write_eval(step, run.last_eval)
             if step % config.log_interval == 0 or step == config.total_steps:
@@ -124,8 +125,9 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
             if step % config.checkpoint_interval == 0 or step == config.total_steps or stop.signum:
                 ckpt.save(state, run, env, buffer)
             if stop.signum:
-                log(f"Stopped by signal {stop.signum} at step {step}; checkpoint saved in "
-                    f"{ckpt.directory}. To resume, run the same command with --workdir {workdir}.")  # fmt: skip
+                name = signal.Signals(stop.signum).name
+                log(f"Stopped by {name} at step {step}; saved a checkpoint in {ckpt.directory}. "
+                    "To resume, run the same command (same --workdir).")  # fmt: skip
                 break
         writer.close()
     env.close()

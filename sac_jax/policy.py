@@ -31,7 +31,8 @@ class Policy:
         """
         if not deterministic and key is None:
             self._key, key = jax.random.split(self._key)
-        unit = np.asarray(select_action(self.actor, np.asarray(obs, np.float32), None if deterministic else key))
+        obs = np.asarray(obs, np.float32)
+        unit = np.asarray(select_action(self.actor, obs, None if deterministic else key))
         return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
 
 

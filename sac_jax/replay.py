@@ -74,8 +74,8 @@ class ReplayBuffer:
         """
         written = min(self.rows_written + 1, self.capacity)
         rows = {name: getattr(self, name)[:written] for name in _ARRAYS}
-        counters = {"ptr": self.ptr, "rows_written": self.rows_written, "num_transitions": self.num_transitions}
-        return {**rows, **{k: np.asarray(v, np.int64) for k, v in counters.items()}}
+        counters = ("ptr", "rows_written", "num_transitions")
+        return {**rows, **{name: np.asarray(getattr(self, name), np.int64) for name in counters}}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Inverse of `state_dict`, into a new buffer of the same capacity and sizes.
