@@ -2,7 +2,7 @@
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from sac_jax.checkpointing import CheckpointError, WorkdirLockedError
@@ -15,6 +15,7 @@ flags.mark_flags_as_required(["config"])
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
     config = _CONFIG.value
     workdir = _WORKDIR.value or default_workdir(config)
     try:

@@ -17,6 +17,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is first imported (at
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import imageio.v2 as imageio  # noqa: E402
+from absl import logging  # noqa: E402
 
 from sac_jax.checkpointing import CheckpointError  # noqa: E402
 from sac_jax.envs import make_env  # noqa: E402
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
     parser.add_argument("--video", default=None, help="write the first episode to this .gif or .mp4")
     args = parser.parse_args(argv)
+    logging.set_verbosity(logging.ERROR)  # Orbax warns that a read-only manager is read-only
     if args.episodes < 1:
         parser.error(f"--episodes={args.episodes} must be >= 1")
     if args.video and not args.video.lower().endswith(VIDEO_FORMATS):
