@@ -127,7 +127,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
             if stop.signum:
                 name = signal.Signals(stop.signum).name
                 log(f"Stopped by {name} at step {step}; saved a checkpoint in {ckpt.directory}. "
-                    "To resume, run the same command (same --workdir).")  # fmt: skip
+                    f"To resume, run the same command with --workdir {workdir}")  # fmt: skip
                 break
         writer.close()
     env.close()

@@ -180,7 +180,7 @@ def test_signal_saves_then_resume_is_exact(signum, trained, tmp_path, monkeypatc
     with pytest.raises(SystemExit) as exit_info:
         loop.train(small_config(), workdir)
     assert exit_info.value.code == 128 + signum
-    assert "To resume, run the same command (same --workdir)" in capsys.readouterr().out
+    assert f"To resume, run the same command with --workdir {workdir}" in capsys.readouterr().out
     assert Checkpointer(workdir).latest_step() == 100
     if signum == signal.SIGTERM:  # resuming an interrupted run is still exact
         monkeypatch.setattr(loop, "evaluate", real_evaluate)
