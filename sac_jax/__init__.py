@@ -2,6 +2,7 @@
 
 from sac_jax.config import default_config, validate
 from sac_jax.losses import actor_loss, critic_loss, critic_target, polyak_update, temperature_loss
+from sac_jax.policy import Policy, load_policy
 from sac_jax.replay import ReplayBuffer
 from sac_jax.state import SACHParams, SACState, create_state
 from sac_jax.types import Batch
@@ -18,6 +19,7 @@ from sac_jax.update import (
 
 __all__ = [
     "Batch",
+    "Policy",
     "ReplayBuffer",
     "SACHParams",
     "SACState",
@@ -26,6 +28,7 @@ __all__ = [
     "critic_loss",
     "critic_target",
     "default_config",
+    "load_policy",
     "polyak_update",
     "select_action",
     "temperature_loss",

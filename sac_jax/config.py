@@ -22,6 +22,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval_interval = 10_000
     c.eval_episodes = 10
     c.log_interval = 1_000
+    # Checkpoints (WORKDIR/checkpoints/, see docs/checkpoints.md).
+    c.checkpoint_interval = 50_000  # env steps between saves; a run also saves at its end
+    c.keep_checkpoints = 2  # the latest K are kept, plus the best by eval return
+    c.checkpoint_buffer = True  # save the replay buffer too (exact resume; large for long runs)
     # Replay.
     c.batch_size = 256
     c.buffer_size = 1_000_000
@@ -56,12 +60,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
     positive_ints = (
         "total_steps", "eval_interval", "eval_episodes", "log_interval",
+        "checkpoint_interval", "keep_checkpoints",
         "batch_size", "buffer_size", "updates_per_step", "num_critics",
     )  # fmt: skip
     for field in positive_ints:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             _fail(field, value, "must be a positive integer")
+    if not isinstance(config.checkpoint_buffer, bool):
+        _fail("checkpoint_buffer", config.checkpoint_buffer, "must be True or False")
     if not isinstance(config.seed, int) or config.seed < 0:
         _fail("seed", config.seed, "must be a non-negative integer")
     if config.learning_starts < 1:

@@ -13,6 +13,8 @@ import numpy as np
 
 from sac_jax.types import Batch
 
+_ARRAYS = ("obs", "action", "reward", "terminated", "valid")
+
 
 class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0):
@@ -53,6 +55,44 @@ class ReplayBuffer:
         advance = 2 if (terminated or truncated) else 1
         self.ptr = (row + advance) % self.capacity
         self.rows_written = min(self.rows_written + advance, self.capacity)
+
+    def end_episode(self) -> None:
+        """Close the current episode as if it were truncated, so the next `add` starts a new one.
+
+        Used when a run resumes in an env whose episode could not be restored: the row at `ptr`
+        (the episode's last observation) stays a final row, never a transition start.
+        """
+        self.ptr = (self.ptr + 1) % self.capacity
+        self.rows_written = min(self.rows_written + 1, self.capacity)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The rows written so far and the pointers, as arrays for a checkpoint.
+
+        Rows never written are left out (a checkpoint early in a long run stays small); the row at
+        `ptr`, which holds the latest next observation, is kept. The sampling RNG is not included:
+        `self.rng.bit_generator.state` is saved beside it.
+        """
+        written = min(self.rows_written + 1, self.capacity)
+        rows = {name: getattr(self, name)[:written] for name in _ARRAYS}
+        counters = ("ptr", "rows_written", "num_transitions")
+        return {**rows, **{name: np.asarray(getattr(self, name), np.int64) for name in counters}}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Inverse of `state_dict`, into a new buffer of the same capacity and sizes.
+
+        Rows after the saved ones are not touched: in a new buffer they are zeros already, and
+        writing them would commit memory for the whole capacity at once.
+        """
+        rows = len(state["obs"])
+        if rows > self.capacity or state["obs"].shape[1:] != self.obs.shape[1:]:
+            raise ValueError(
+                f"saved replay buffer ({rows} rows, obs {state['obs'].shape[1:]}) does not fit this "
+                f"buffer (capacity {self.capacity}, obs {self.obs.shape[1:]})"
+            )
+        for name in _ARRAYS:
+            getattr(self, name)[:rows] = state[name]
+        self.ptr, self.rows_written = int(state["ptr"]), int(state["rows_written"])
+        self.num_transitions = int(state["num_transitions"])
 
     def sample_indices(self, shape) -> np.ndarray:
         """Uniform over valid rows, drawn in bulk; invalid draws are redrawn (they are rare)."""

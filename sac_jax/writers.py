@@ -17,29 +17,45 @@ class CsvWriter:
             with open(path, newline="") as f:
                 self.fields = next(csv.reader(f))
 
+    def truncate(self, last_step: int) -> None:
+        """Drop rows after `last_step`: a resumed run rewrites them, so none appear twice."""
+        if not self.fields:
+            return
+        self._rewrite([r for r in self._rows() if int(float(r["step"])) <= last_step])
+
+    def _rows(self) -> list[dict]:
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        with open(self.path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.fields)
+            w.writeheader()
+            w.writerows(rows)
+
     def write(self, row: dict) -> None:
         new_fields = [k for k in row if k not in self.fields]
         if new_fields:
-            rows = []
-            if self.fields:
-                with open(self.path, newline="") as f:
-                    rows = list(csv.DictReader(f))
+            rows = self._rows() if self.fields else []
             self.fields += new_fields
-            with open(self.path, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=self.fields)
-                w.writeheader()
-                w.writerows(rows)
+            self._rewrite(rows)
         with open(self.path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=self.fields).writerow(row)
 
 
 class RunWriter:
-    """train.csv, eval.csv and TensorBoard event files in one workdir."""
+    """train.csv, eval.csv and TensorBoard event files in one workdir.
 
-    def __init__(self, workdir: str):
+    `resume_step`: the step a resumed run continues from. Rows and events logged after it (by the
+    run that stopped later than its last checkpoint) are dropped, so no step is logged twice.
+    """
+
+    def __init__(self, workdir: str, resume_step: int = 0):
         self.train = CsvWriter(os.path.join(workdir, "train.csv"))
         self.eval = CsvWriter(os.path.join(workdir, "eval.csv"))
-        self.tb = SummaryWriter(workdir)
+        for csv_writer in (self.train, self.eval):
+            csv_writer.truncate(resume_step)
+        self.tb = SummaryWriter(workdir, purge_step=resume_step + 1)
 
     def write_train(self, step: int, scalars: dict) -> None:
         self.train.write({"step": step, **scalars})

@@ -1,0 +1,47 @@
+"""`load_policy`: a trained actor from a checkpoint, as a plain function of observations."""
+
+import jax
+import numpy as np
+
+from sac_jax.checkpointing import Checkpointer
+from sac_jax.update import select_action
+
+
+class Policy:
+    """`policy(obs) -> action` for the env of the checkpoint it came from.
+
+    Actions are in the env's own bounds (`low`, `high`), so they go straight into
+    `gym.make(policy.env_id).step(...)`. (The agent acts in [-1, 1]; `sac_jax.envs.make_env` maps
+    that to the bounds, and `select_action(policy.actor, obs)` gives the [-1, 1] action.)
+    """
+
+    def __init__(self, actor, loop: dict, config, step: int, seed: int = 0):
+        env = loop["env"]
+        self.actor, self.config, self.step = actor, config, step
+        self.env_id, self.obs_dim, self.action_dim = env["env_id"], env["obs_dim"], env["action_dim"]
+        self.low = np.asarray(env["action_low"], np.float32)
+        self.high = np.asarray(env["action_high"], np.float32)
+        self._key = jax.random.PRNGKey(seed)
+
+    def __call__(self, obs, deterministic: bool = True, key: jax.Array | None = None) -> np.ndarray:
+        """Action(s) for one observation (obs_dim,) or a batch (B, obs_dim).
+
+        deterministic=True: tanh of the Gaussian mean (SAC's evaluation action). Otherwise a sample
+        from the policy, drawn with `key`, or with the policy's own key stream when key is None.
+        """
+        if not deterministic and key is None:
+            self._key, key = jax.random.split(self._key)
+        obs = np.asarray(obs, np.float32)
+        unit = np.asarray(select_action(self.actor, obs, None if deterministic else key))
+        return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
+
+
+def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:
+    """The policy of a run's checkpoint (default: the latest), on this machine's default device.
+
+    Reads only the actor's parameters: no optimizer, critics or replay buffer. Raises
+    `sac_jax.checkpointing.CheckpointError` naming the problem when there is no usable checkpoint.
+    `seed` seeds the key stream of stochastic actions drawn without an explicit key.
+    """
+    step, actor, loop, config = Checkpointer(workdir).restore_actor(step)
+    return Policy(actor, loop, config, step, seed)
