@@ -8,6 +8,7 @@ seeds of one task become one curve. The benchmark draws its per-env figures with
 
 import argparse
 import csv
+import itertools
 import json
 import os
 from typing import NamedTuple, Sequence
@@ -93,9 +94,11 @@ def plot_curves(
         band = "+-1 std" if spread == "std" else "min-max"
         (line,) = ax.plot(steps, mean, marker=".", label=f"{label} ({len(curves)} seeds, {band})")
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
-    markers = "osD^vP*X"
-    for i, ref in enumerate(references):
-        ax.plot(ref.step, ref.value, markers[i % len(markers)], color="black", label=ref.label)
+    by_source: dict[str, list[Reference]] = {}
+    for ref in references:
+        by_source.setdefault(ref.label, []).append(ref)
+    for marker, (source, refs) in zip(itertools.cycle("osD^vP*X"), by_source.items()):
+        ax.plot([r.step for r in refs], [r.value for r in refs], marker, color="black", label=source)
     ax.set_xlabel("env steps")
     ax.set_ylabel("eval return (deterministic)")
     if title:
