@@ -1,0 +1,143 @@
+"""Learning curves from run directories: mean eval return vs env steps, with the spread over seeds.
+
+    python -m sac_jax.plot RUN_DIR [RUN_DIR ...] --out FILE.png [--reference STEP:VALUE:LABEL ...]
+
+Runs are grouped by the `env_id` in their `config.json` (written by `sac_jax.loop.train`), so the
+seeds of one task become one curve. The benchmark draws its per-env figures with `plot_curves`.
+"""
+
+import argparse
+import csv
+import itertools
+import json
+import os
+from typing import NamedTuple, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on the training machines
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+SPREADS = ("std", "minmax")
+
+
+class Curve(NamedTuple):
+    """One run's deterministic eval returns at the env steps they were taken."""
+
+    steps: np.ndarray
+    returns: np.ndarray
+
+
+class Reference(NamedTuple):
+    """A published value drawn as a marked point at the step budget it was reported for."""
+
+    step: int
+    value: float
+    label: str
+
+
+def read_eval(run_dir: str) -> Curve:
+    """`run_dir/eval.csv` as a curve; columns `step` and `return_mean`."""
+    with open(os.path.join(run_dir, "eval.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    return Curve(
+        np.array([int(r["step"]) for r in rows]), np.array([float(r["return_mean"]) for r in rows])
+    )
+
+
+def read_run_config(run_dir: str) -> dict:
+    """The resolved config a run saved; empty if the run predates `config.json`."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def run_label(run_dir: str) -> str:
+    """The env id a run trained on, else its parent folder's name (seeds usually share a parent)."""
+    parent = os.path.basename(os.path.dirname(os.path.abspath(run_dir)))
+    return read_run_config(run_dir).get("env_id", parent)
+
+
+def seed_stats(curves: Sequence[Curve], spread: str = "std"):
+    """Mean and spread over seeds at the eval steps every seed reached.
+
+    Only shared steps are used, so an unfinished seed shortens the curve instead of silently
+    changing which seeds the mean is taken over. Returns (steps, mean, low, high).
+    """
+    if spread not in SPREADS:
+        raise ValueError(f"spread={spread!r}; allowed: {SPREADS}")
+    steps = curves[0].steps
+    for c in curves[1:]:
+        steps = np.intersect1d(steps, c.steps)
+    values = np.stack([c.returns[np.searchsorted(c.steps, steps)] for c in curves])
+    mean = values.mean(axis=0)
+    if spread == "std":
+        std = values.std(axis=0)
+        return steps, mean, mean - std, mean + std
+    return steps, mean, values.min(axis=0), values.max(axis=0)
+
+
+def plot_curves(
+    groups: dict[str, Sequence[Curve]],
+    out: str,
+    references: Sequence[Reference] = (),
+    spread: str = "std",
+    title: str | None = None,
+) -> None:
+    """One line per group (mean over its seeds), a shaded band for the spread, references as points."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, curves in groups.items():
+        steps, mean, low, high = seed_stats(curves, spread)
+        band = "+-1 std" if spread == "std" else "min-max"
+        (line,) = ax.plot(steps, mean, marker=".", label=f"{label} ({len(curves)} seeds, {band})")
+        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
+    by_source: dict[str, list[Reference]] = {}
+    for ref in references:
+        by_source.setdefault(ref.label, []).append(ref)
+    for marker, (source, refs) in zip(itertools.cycle("osD^vP*X"), by_source.items()):
+        ax.plot([r.step for r in refs], [r.value for r in refs], marker, color="black", label=source)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("eval return (deterministic)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def group_runs(run_dirs: Sequence[str]) -> dict[str, list[Curve]]:
+    groups: dict[str, list[Curve]] = {}
+    for run_dir in run_dirs:
+        groups.setdefault(run_label(run_dir), []).append(read_eval(run_dir))
+    return groups
+
+
+def parse_reference(text: str) -> Reference:
+    """`STEP:VALUE:LABEL`, e.g. `20000:-150:SB3 RL Zoo` (the label may contain colons)."""
+    try:
+        step, value, label = text.split(":", 2)
+        return Reference(int(float(step)), float(value), label)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--reference {text!r}: expected STEP:VALUE:LABEL") from e
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sac_jax.plot", description=__doc__.split("\n")[0])
+    parser.add_argument("run_dirs", nargs="+", help="run directories, each holding eval.csv")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--reference", type=parse_reference, action="append", default=[])
+    parser.add_argument("--spread", choices=SPREADS, default="std")
+    parser.add_argument("--title")
+    args = parser.parse_args(argv)
+    plot_curves(group_runs(args.run_dirs), args.out, args.reference, args.spread, args.title)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

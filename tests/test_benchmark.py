@@ -1,0 +1,116 @@
+"""The benchmark and plot tools on a tiny budget: 300 steps, 2 seeds, 32x32 networks."""
+
+import csv
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from sac_jax import benchmark, plot
+
+TINY = {
+    "hidden_dims": (32, 32),
+    "batch_size": 32,
+    "buffer_size": 1_000,
+    "learning_starts": 100,
+    "eval_interval": 100,
+    "eval_episodes": 1,
+    "log_interval": 100,
+}
+STEPS, SEEDS = 300, 2
+ENVS = [env for env, _ in benchmark.SUITES["cpu-quick"]]
+
+
+@pytest.fixture(scope="module")
+def suite_out(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("cpu-quick"))
+    run_dirs = benchmark.run_suite("cpu-quick", SEEDS, out, steps=STEPS, overrides=TINY, quiet=True)
+    benchmark.aggregate(run_dirs, out, dict(benchmark.SUITES["cpu-quick"]), command="test")
+    return out, run_dirs
+
+
+def assert_png(path):
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 100
+    assert np.ptp(image) > 0  # something was drawn, not a blank canvas
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_outputs_exist(suite_out):
+    out, _ = suite_out
+    for name in ["evals.csv", "results.md"] + [f"{env}.png" for env in ENVS]:
+        assert os.path.getsize(os.path.join(out, name)) > 0, name
+
+
+def test_evals_csv_has_every_eval_point(suite_out):
+    out, _ = suite_out
+    with open(os.path.join(out, "evals.csv"), newline="") as f:
+        assert next(csv.reader(f)) == ["env", "seed", "step", "return_mean"]
+    rows = read_rows(os.path.join(out, "evals.csv"))
+    evals_per_run = STEPS // TINY["eval_interval"]
+    assert len(rows) == len(ENVS) * SEEDS * evals_per_run
+    assert {(r["env"], int(r["seed"])) for r in rows} == {(e, s) for e in ENVS for s in range(SEEDS)}
+    assert {int(r["step"]) for r in rows} == {100, 200, 300}
+    assert all(np.isfinite(float(r["return_mean"])) for r in rows)
+
+
+def test_pngs_are_drawn(suite_out):
+    out, _ = suite_out
+    for env in ENVS:
+        assert_png(os.path.join(out, f"{env}.png"))
+
+
+def test_results_table_lists_references(suite_out):
+    out, _ = suite_out
+    with open(os.path.join(out, "results.md")) as f:
+        text = f.read()
+    (pendulum_ref,) = benchmark.REFERENCES["Pendulum-v1"]
+    assert pendulum_ref.label in text and "| -150.0 | 20000 |" in text
+    assert "| InvertedPendulum-v5 | 20000 | 2 | 300 |" in text  # no published reference: dashes
+    for column in ("ours final (mean +- std)", "source", "ratio"):
+        assert column in text
+
+
+def test_finished_runs_are_skipped(suite_out):
+    out, run_dirs = suite_out
+    before = {d: os.path.getmtime(os.path.join(d, "eval.csv")) for d in run_dirs}
+    assert benchmark.run_suite("cpu-quick", SEEDS, out, steps=STEPS, overrides=TINY, quiet=True) == run_dirs
+    assert before == {d: os.path.getmtime(os.path.join(d, "eval.csv")) for d in run_dirs}
+
+
+def test_runs_root_tabulates_existing_runs(suite_out, tmp_path):
+    out, _ = suite_out
+    benchmark.main(["--runs-root", os.path.join(out, "runs"), "--out", str(tmp_path), "--spread", "minmax"])
+    assert read_rows(tmp_path / "evals.csv") == read_rows(os.path.join(out, "evals.csv"))
+    assert_png(tmp_path / "Pendulum-v1.png")
+
+
+def test_plot_cli(suite_out, tmp_path):
+    _, run_dirs = suite_out
+    png = tmp_path / "curves.png"
+    plot.main([*run_dirs, "--out", str(png), "--reference", "20000:-150:SB3 RL Zoo: Pendulum"])
+    assert_png(png)
+
+
+def test_seed_stats_uses_steps_all_seeds_reached():
+    a = plot.Curve(np.array([10, 20, 30]), np.array([1.0, 2.0, 3.0]))
+    b = plot.Curve(np.array([10, 20]), np.array([3.0, 6.0]))
+    steps, mean, low, high = plot.seed_stats([a, b], "std")
+    np.testing.assert_array_equal(steps, [10, 20])
+    np.testing.assert_allclose(mean, [2.0, 4.0])
+    np.testing.assert_allclose(high - mean, [1.0, 2.0])
+    _, _, low, high = plot.seed_stats([a, b], "minmax")
+    np.testing.assert_allclose(low, [1.0, 2.0])
+    np.testing.assert_allclose(high, [3.0, 6.0])
+
+
+def test_every_suite_env_has_a_config():
+    for suite in benchmark.SUITES.values():
+        for env, budget in suite:
+            config = benchmark.load_config(env, budget, seed=3)
+            assert (config.env_id, config.total_steps, config.seed) == (env, budget, 3)
