@@ -5,8 +5,8 @@
 
 Each (env, seed) is one `sac_jax.loop.train` run with the env's file from `configs/`, its
 `total_steps` set to the suite's budget, in `OUT/runs/ENV/seedS`. Resuming is per run: a run whose
-eval.csv already reaches the budget is skipped; an unfinished one without checkpoints restarts
-from step 0 (step-level resume comes from `train`'s own checkpointing once that lands). Then
+eval.csv already reaches the budget is skipped; an unfinished one resumes from its latest checkpoint
+(`train`'s own checkpointing), and one with no checkpoint yet restarts from step 0. Then
 `OUT/evals.csv`, one `OUT/ENV.png` per env and `OUT/results.md` are written from all the runs.
 """
 
