@@ -2,7 +2,8 @@
 
 Per env step the host does one small device call (the exploration action, which the env needs)
 and dispatches one update without waiting for it: the env steps while the update runs. Metrics
-stay on the device until a log interval.
+stay on the device until a log interval. With normalize_obs, observations are collected on the
+host and merged into the state's running statistics every `OBS_STATS_CHUNK` steps, in one call.
 """
 
 import json
@@ -18,18 +19,21 @@ from sac_jax import config as config_lib
 from sac_jax.envs import env_dims, make_env
 from sac_jax.replay import ReplayBuffer
 from sac_jax.state import create_state
+from sac_jax.normalization import update_stats
 from sac_jax.update import select_action, update_steps
 from sac_jax.writers import Progress, RunWriter
 
+OBS_STATS_CHUNK = 1_000
 
-def evaluate(actor, env: gym.Env, episodes: int, seed: int) -> np.ndarray:
+
+def evaluate(actor, env: gym.Env, episodes: int, seed: int, obs_stats=None) -> np.ndarray:
     """Undiscounted returns of `episodes` deterministic (tanh-mean) episodes."""
     returns = np.zeros(episodes)
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         done = False
         while not done:
-            action = np.asarray(select_action(actor, obs.astype(np.float32)))
+            action = np.asarray(select_action(actor, obs.astype(np.float32), None, obs_stats))
             obs, reward, terminated, truncated, _ = env.step(action)
             returns[i] += reward
             done = terminated or truncated
@@ -41,8 +45,14 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
     return os.path.join("runs", f"{config.env_id}_seed{config.seed}_{stamp}")
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) -> dict:
-    """Train SAC as `config` says; write all outputs to `workdir`. Returns the last eval row."""
+def train(
+    config: ml_collections.ConfigDict, workdir: str, quiet: bool = False, update_fn=update_steps
+) -> dict:
+    """Train SAC as `config` says; write all outputs to `workdir`. Returns the last eval row.
+
+    `update_fn(state, batches) -> (state, metrics)` consumes batches shaped
+    (num_critic_updates, batch_size, ...); pass `sac_jax.make_update_steps(my_step)` for a variant.
+    """
     config_lib.validate(config)
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
     os.makedirs(workdir, exist_ok=True)
@@ -60,7 +70,11 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
         f"{config.total_steps} steps, workdir {workdir}")  # fmt: skip
 
     explore_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
-    explore = jax.jit(lambda actor, o, t: select_action(actor, o, jax.random.fold_in(explore_key, t)))
+    explore = jax.jit(
+        lambda actor, o, t, stats: select_action(actor, o, jax.random.fold_in(explore_key, t), stats)
+    )
+    obs_stats = (lambda s: s.obs_stats) if config.normalize_obs else (lambda s: None)
+    seen_obs = np.zeros((OBS_STATS_CHUNK, obs_dim), np.float32)
     random_actions = np.random.default_rng(config.seed)
 
     obs, _ = env.reset(seed=config.seed)
@@ -70,11 +84,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
         if step <= config.learning_starts:
             action = random_actions.uniform(-1.0, 1.0, action_dim).astype(np.float32)
         else:
-            action = np.asarray(explore(state.actor, obs.astype(np.float32), step))
-            batches = buffer.sample(config.batch_size, config.updates_per_step)
-            state, metrics = update_steps(state, batches)  # async: the env steps meanwhile
+            action = np.asarray(explore(state.actor, obs.astype(np.float32), step, obs_stats(state)))
+            batches = buffer.sample(config.batch_size, config.num_critic_updates)
+            state, metrics = update_fn(state, batches)  # async: the env steps meanwhile
 
         next_obs, reward, terminated, truncated, _ = env.step(action)
+        if config.normalize_obs:
+            seen_obs[step % OBS_STATS_CHUNK] = next_obs
+            if step % OBS_STATS_CHUNK == 0:
+                state = state.replace(obs_stats=update_stats(state.obs_stats, seen_obs))
         buffer.add(obs, action, reward, terminated, truncated, next_obs)
         episode_return += float(reward)
         if terminated or truncated:
@@ -85,7 +103,9 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
             obs = next_obs
 
         if step % config.eval_interval == 0 or step == config.total_steps:
-            returns = evaluate(state.actor, eval_env, config.eval_episodes, seed=config.seed + step)
+            returns = evaluate(
+                state.actor, eval_env, config.eval_episodes, config.seed + step, obs_stats(state)
+            )
             last_eval = {"return_mean": float(returns.mean()), "return_std": float(returns.std())}
             writer.write_eval(step, last_eval)
         if step % config.log_interval == 0 or step == config.total_steps:
