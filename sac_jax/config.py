@@ -104,10 +104,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("tau", config.tau, "must be in (0, 1]")
     if not 0.0 <= config.gamma < 1.0:
         _fail("gamma", config.gamma, "must be in [0, 1)")
-    for field in ("learn_alpha", "backup_entropy", "actor_entropy", "critic_layer_norm",
-                  "state_dependent_std", "normalize_obs"):  # fmt: skip
-        if not isinstance(config[field], bool):
-            _fail(field, config[field], "must be True or False")
     for field, allowed in CHOICES.items():
         if config[field] not in allowed:
             _fail(field, config[field], f"must be one of {list(allowed)}")

@@ -98,23 +98,25 @@ def create_state(
     critic_updates = max(config.total_steps - config.learning_starts, 1) * config.num_critic_updates
     actor_updates = critic_updates // config.actor_update_period
 
-    def optimizer(lr, num_updates):
-        return make_optimizer(lr, config.lr_schedule, num_updates, config.max_grad_norm)
+    def train_state(apply_fn, params, lr, num_updates):
+        tx = make_optimizer(lr, config.lr_schedule, num_updates, config.max_grad_norm)
+        # An array step (TrainState.create leaves a Python 0) keeps the first call's jit
+        # signature equal to every later one's: one compile per run.
+        return TrainState.create(apply_fn=apply_fn, params=params, tx=tx).replace(
+            step=jnp.zeros((), jnp.int32)
+        )
 
     return SACState(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply,
-            params=actor_def.init(actor_key, obs)["params"],
-            tx=optimizer(config.actor_lr, actor_updates),
+        actor=train_state(
+            actor_def.apply, actor_def.init(actor_key, obs)["params"], config.actor_lr, actor_updates
         ),
-        critic=TrainState.create(
-            apply_fn=critic_def.apply, params=critic_params, tx=optimizer(config.critic_lr, critic_updates)
-        ),
+        critic=train_state(critic_def.apply, critic_params, config.critic_lr, critic_updates),
         target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: donatable
-        temperature=TrainState.create(
-            apply_fn=None,
-            params={"log_alpha": jnp.log(jnp.asarray(config.init_alpha, jnp.float32))},
-            tx=optimizer(config.alpha_lr, actor_updates),
+        temperature=train_state(
+            None,
+            {"log_alpha": jnp.log(jnp.asarray(config.init_alpha, jnp.float32))},
+            config.alpha_lr,
+            actor_updates,
         ),
         obs_stats=RunningStats.create(obs_dim),
         key=key,
