@@ -17,9 +17,9 @@ import numpy as np
 
 from sac_jax import config as config_lib
 from sac_jax.envs import env_dims, make_env
+from sac_jax.normalization import update_stats
 from sac_jax.replay import ReplayBuffer
 from sac_jax.state import create_state
-from sac_jax.normalization import update_stats
 from sac_jax.update import select_action, update_steps
 from sac_jax.writers import Progress, RunWriter
 
