@@ -1,12 +1,24 @@
 """sac_jax: Soft Actor-Critic as pure, jitted functions over one train-state pytree."""
 
 from sac_jax.config import default_config, validate
-from sac_jax.losses import actor_loss, critic_loss, critic_target, polyak_update, temperature_loss
+from sac_jax.losses import (
+    actor_loss,
+    backup_value,
+    critic_loss,
+    critic_target,
+    periodic_copy,
+    polyak_update,
+    temperature_loss,
+)
+from sac_jax.normalization import RunningStats, normalize, update_stats
 from sac_jax.policy import Policy, load_policy
 from sac_jax.replay import ReplayBuffer
 from sac_jax.state import SACHParams, SACState, create_state
 from sac_jax.types import Batch
 from sac_jax.update import (
+    make_update_steps,
+    normalize_batch,
+    sac_step,
     select_action,
     update_actor,
     update_critic,
@@ -21,15 +33,22 @@ __all__ = [
     "Batch",
     "Policy",
     "ReplayBuffer",
+    "RunningStats",
     "SACHParams",
     "SACState",
     "actor_loss",
+    "backup_value",
     "create_state",
     "critic_loss",
     "critic_target",
     "default_config",
     "load_policy",
+    "make_update_steps",
+    "normalize",
+    "normalize_batch",
+    "periodic_copy",
     "polyak_update",
+    "sac_step",
     "select_action",
     "temperature_loss",
     "update_actor",
@@ -37,6 +56,7 @@ __all__ = [
     "update_step",
     "update_step_donated",
     "update_steps",
+    "update_stats",
     "update_target",
     "update_temperature",
     "validate",

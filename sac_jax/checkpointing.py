@@ -29,6 +29,7 @@ import orbax.checkpoint as ocp
 from flax.training.train_state import TrainState
 
 from sac_jax.config import default_config
+from sac_jax.normalization import RunningStats
 from sac_jax.replay import ReplayBuffer
 from sac_jax.state import SACState, create_state
 
@@ -323,16 +324,19 @@ class Checkpointer:
 
     def restore_actor(
         self, step: int | None = None
-    ) -> tuple[int, TrainState, dict, ml_collections.ConfigDict]:
+    ) -> tuple[int, TrainState, RunningStats | None, dict, ml_collections.ConfigDict]:
         """Only the actor's parameters (no optimizer state, no critics, no buffer) of a checkpoint.
 
-        Returns (step, actor TrainState without optimizer, loop item, config).
+        Returns (step, actor TrainState without optimizer, observation statistics when the run
+        normalized observations else None, loop item, config).
         """
         step, loop, saved_config = self.metadata(step)
         config = config_from_json(saved_config)
         env = loop["env"]
         template = _zeros_like(lambda: create_state(config, env["obs_dim"], env["action_dim"]))
         params = {"actor": {"params": template.actor.params}}
+        if config.normalize_obs:
+            params["obs_stats"] = template.obs_stats
         restored = self._restore(step, state=_restore_args(params, partial=True)).state
         actor = TrainState(
             step=0,
@@ -341,7 +345,8 @@ class Checkpointer:
             tx=None,
             opt_state=None,
         )
-        return step, actor, loop, config
+        obs_stats = jax.device_put(restored["obs_stats"]) if config.normalize_obs else None
+        return step, actor, obs_stats, loop, config
 
     def restore_or_init(
         self, state: SACState, run: LoopState, env: gym.Env, buffer: ReplayBuffer

@@ -9,6 +9,14 @@ import ml_collections
 from ml_collections import config_dict
 
 from sac_jax.networks import ACTIVATIONS
+from sac_jax.optim import SCHEDULES
+
+CHOICES = {
+    "backup": ("min", "mean", "doubleq", "redq"),
+    "actor_gradient": ("reparametrize", "reinforce"),
+    "target_update": ("soft", "hard"),
+    "lr_schedule": SCHEDULES,
+}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -26,25 +34,48 @@ def default_config() -> ml_collections.ConfigDict:
     c.checkpoint_interval = 50_000  # env steps between saves; a run also saves at its end
     c.keep_checkpoints = 2  # the latest K are kept, plus the best by eval return
     c.checkpoint_buffer = True  # save the replay buffer too (exact resume; large for long runs)
-    # Replay.
+    # Replay and update-to-data ratio. Per env step one dispatch runs `num_critic_updates` update
+    # steps under lax.scan; each does a critic step, and every `actor_update_period`-th also an
+    # actor and temperature step (the homework's "K critic steps, then one actor step" is
+    # num_critic_updates=K, actor_update_period=K).
     c.batch_size = 256
     c.buffer_size = 1_000_000
-    c.updates_per_step = 1  # gradient updates per env step, fused into one dispatch
+    c.num_critic_updates = 1  # critic gradient steps per env step
+    c.actor_update_period = 1  # actor (and temperature) step every this many critic steps
     # SAC.
     c.gamma = 0.99
-    c.tau = 0.005
-    c.actor_lr = 3e-4
-    c.critic_lr = 3e-4
-    c.alpha_lr = 3e-4
+    c.reward_scale = 1.0  # r -> reward_scale * r in the backup (SAC paper v1's reward scale)
     c.learn_alpha = True  # False keeps alpha fixed at init_alpha
     c.init_alpha = 1.0
     c.target_entropy = config_dict.placeholder(float)  # None -> -action_dim
-    # Networks.
-    c.hidden_dims = (256, 256)
-    c.activation = "relu"
+    c.backup_entropy = True  # False: drop -alpha * log pi from the backup (eq. 3)
+    c.actor_entropy = True  # False: drop alpha * log pi from the actor loss (eq. 7)
+    # Critic ensemble and backup (see sac_jax.losses.backup_value).
     c.num_critics = 2
+    c.backup = "min"  # min (clipped double-Q) | mean | doubleq (needs 2 critics) | redq
+    c.redq_subset = 2  # backup=redq: min over a fresh random subset of this many critics
+    # Target critic.
+    c.target_update = "soft"  # soft: Polyak with tau every update | hard: copy every period updates
+    c.tau = 0.005
+    c.target_update_period = 1  # target_update=hard: copy after every this many critic updates
+    # Actor gradient.
+    c.actor_gradient = "reparametrize"  # reparametrize (eq. 11) | reinforce (score function)
+    c.num_actor_samples = 1  # actions sampled per state in the actor loss
+    # Optimizers: Adam per network; schedules decay over each network's updates in the run.
+    c.actor_lr = 3e-4
+    c.critic_lr = 3e-4
+    c.alpha_lr = 3e-4
+    c.lr_schedule = "constant"  # constant | linear (to 0) | cosine (to 0)
+    c.max_grad_norm = config_dict.placeholder(float)  # None: no clipping; else global-norm clip
+    # Networks.
+    c.hidden_dims = (256, 256)  # widths, one per hidden layer (depth = length)
+    c.activation = "relu"
+    c.critic_layer_norm = False  # LayerNorm after each critic hidden layer
+    c.state_dependent_std = True  # False: one learned log-std vector for all states
     c.log_std_min = -5.0
     c.log_std_max = 2.0
+    # Observation normalization: running mean/var in the state, applied inside jitted functions.
+    c.normalize_obs = False
     return c
 
 
@@ -61,7 +92,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     positive_ints = (
         "total_steps", "eval_interval", "eval_episodes", "log_interval",
         "checkpoint_interval", "keep_checkpoints",
-        "batch_size", "buffer_size", "updates_per_step", "num_critics",
+        "batch_size", "buffer_size", "num_critic_updates", "actor_update_period", "num_critics",
+        "redq_subset", "num_actor_samples", "target_update_period",
     )  # fmt: skip
     for field in positive_ints:
         value = config[field]
@@ -79,7 +111,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("tau", config.tau, "must be in (0, 1]")
     if not 0.0 <= config.gamma < 1.0:
         _fail("gamma", config.gamma, "must be in [0, 1)")
-    for field in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha"):
+    for field, allowed in CHOICES.items():
+        if config[field] not in allowed:
+            _fail(field, config[field], f"must be one of {list(allowed)}")
+    if config.backup == "doubleq" and config.num_critics != 2:
+        _fail("num_critics", config.num_critics, "must be 2 with backup='doubleq'")
+    if config.backup == "redq" and config.redq_subset > config.num_critics:
+        _fail("redq_subset", config.redq_subset, f"must be <= num_critics ({config.num_critics})")
+    if config.max_grad_norm is not None and not config.max_grad_norm > 0.0:
+        _fail("max_grad_norm", config.max_grad_norm, "must be None (no clipping) or > 0")
+    for field in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "reward_scale"):
         if not config[field] > 0.0:
             _fail(field, config[field], "must be > 0")
     if not config.hidden_dims or any(int(w) <= 0 for w in config.hidden_dims):

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {e}")
     env = make_env(policy.env_id, args.seed, render_mode="rgb_array" if args.video else None)
     frames = [] if args.video else None
-    returns = evaluate(policy.actor, env, args.episodes, args.seed, frames)
+    returns = evaluate(policy.actor, env, args.episodes, args.seed, policy.obs_stats, frames)
     env.close()
     print(f"{policy.env_id}, checkpoint step {policy.step}: return {returns.mean():.2f} +- "
           f"{returns.std():.2f} over {args.episodes} deterministic episodes")  # fmt: skip

@@ -5,7 +5,6 @@ and dispatches one update without waiting for it: the env steps while the update
 stay on the device until a log interval.
 """
 
-import json
 import os
 import signal
 import time
@@ -18,15 +17,20 @@ import numpy as np
 from sac_jax import config as config_lib
 from sac_jax.checkpointing import Checkpointer, LoopState, StopRequest, WorkdirLock
 from sac_jax.envs import env_dims, make_env
+from sac_jax.normalization import update_stats
 from sac_jax.replay import ReplayBuffer
 from sac_jax.state import create_state
 from sac_jax.update import select_action, update_steps
 from sac_jax.writers import Progress, RunWriter
 
+OBS_STATS_INTERVAL = 1_000  # env steps between merges of the newest observations into obs_stats
 
-def evaluate(actor, env: gym.Env, episodes: int, seed: int, frames: list | None = None) -> np.ndarray:
+def evaluate(
+    actor, env: gym.Env, episodes: int, seed: int, obs_stats=None, frames: list | None = None
+) -> np.ndarray:
     """Undiscounted returns of `episodes` deterministic (tanh-mean) episodes.
 
+    `obs_stats`: the state's observation statistics when it was trained with normalize_obs.
     With a `frames` list (and an env made with render_mode="rgb_array"), the first episode's
     rendered frames are appended to it.
     """
@@ -38,7 +42,7 @@ def evaluate(actor, env: gym.Env, episodes: int, seed: int, frames: list | None 
             frames.append(env.render())
         done = False
         while not done:
-            action = np.asarray(select_action(actor, obs.astype(np.float32)))
+            action = np.asarray(select_action(actor, obs.astype(np.float32), None, obs_stats))
             obs, reward, terminated, truncated, _ = env.step(action)
             returns[i] += reward
             done = terminated or truncated
@@ -52,8 +56,13 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
     return os.path.join("runs", f"{config.env_id}_seed{config.seed}_{stamp}")
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) -> dict:
+def train(
+    config: ml_collections.ConfigDict, workdir: str, quiet: bool = False, update_fn=update_steps
+) -> dict:
     """Train SAC as `config` says; write all outputs to `workdir`. Returns the last eval row.
+
+    `update_fn(state, batches) -> (state, metrics)` consumes batches shaped
+    (num_critic_updates, batch_size, ...); pass `sac_jax.make_update_steps(my_step)` for a variant.
 
     If `workdir` holds checkpoints, training continues from the latest one (see
     docs/checkpoints.md). On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
@@ -72,7 +81,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
         update_start=config.learning_starts,
     )
     explore_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
-    explore = jax.jit(lambda actor, o, t: select_action(actor, o, jax.random.fold_in(explore_key, t)))
+    explore = jax.jit(
+        lambda actor, o, t, stats: select_action(actor, o, jax.random.fold_in(explore_key, t), stats)
+    )
+    obs_stats = (lambda s: s.obs_stats) if config.normalize_obs else (lambda s: None)
 
     with WorkdirLock(workdir), Checkpointer(workdir, config) as ckpt, StopRequest() as stop:
         state, run = ckpt.restore_or_init(state, run, env, buffer)
@@ -92,10 +104,11 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
             if step <= config.learning_starts:
                 action = run.random_actions.uniform(-1.0, 1.0, action_dim).astype(np.float32)
             else:
-                action = np.asarray(explore(state.actor, run.obs.astype(np.float32), step))
+                obs = run.obs.astype(np.float32)
+                action = np.asarray(explore(state.actor, obs, step, obs_stats(state)))
             if step > run.update_start:
-                batches = buffer.sample(config.batch_size, config.updates_per_step)
-                state, metrics = update_steps(state, batches)  # async: the env steps meanwhile
+                batches = buffer.sample(config.batch_size, config.num_critic_updates)
+                state, metrics = update_fn(state, batches)  # async: the env steps meanwhile
 
             next_obs, reward, terminated, truncated, _ = env.step(action)
             buffer.add(run.obs, action, reward, terminated, truncated, next_obs)
@@ -106,9 +119,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, quiet: bool = False) 
             else:
                 run.obs = next_obs
             run.step = step
+            if config.normalize_obs and step % OBS_STATS_INTERVAL == 0:
+                # The newest buffer rows: raw observations, reset and final ones included.
+                newest = buffer.latest_obs(OBS_STATS_INTERVAL)
+                state = state.replace(obs_stats=update_stats(state.obs_stats, newest))
 
             if step % config.eval_interval == 0 or step == config.total_steps:
-                returns = evaluate(state.actor, eval_env, config.eval_episodes, seed=config.seed + step)
+                returns = evaluate(
+                    state.actor, eval_env, config.eval_episodes, config.seed + step, obs_stats(state)
+                )
                 run.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
                 run.eval_step = step
                 writer.write_eval(step, run.last_eval)

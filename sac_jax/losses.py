@@ -8,41 +8,110 @@ ready for `jax.grad(..., has_aux=True)`. Everything else it needs comes from the
 import jax
 import jax.numpy as jnp
 
+from sac_jax.networks import deterministic_action
 from sac_jax.state import SACState
 from sac_jax.types import Batch
 
 
-def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
-    """Soft Bellman backup (eq. 2-3), with no gradient:
+def backup_value(next_q: jax.Array, backup: str, key: jax.Array, redq_subset: int = 2) -> jax.Array:
+    """Reduce target-critic values next_q (N, B) to the value each critic is regressed on.
 
-    y = r + gamma * (1 - terminated) * (min_i Q_targ_i(s', a') - alpha * log pi(a'|s')), a' ~ pi(.|s').
+    min: min_i Q_i, clipped double-Q (Fujimoto et al. 2018), SAC's default (paper, sec. 5);
+    mean: the ensemble mean; doubleq: critic i bootstraps from the other critic's target
+    (van Hasselt 2010), so the result is (2, B), one row per critic; redq: min over a random
+    subset of `redq_subset` critics, drawn afresh each update and shared across the batch
+    (Chen et al. 2021, REDQ). All but doubleq return (B,), broadcast over the ensemble.
+    `key` is only read by redq.
     """
+    if backup == "min":
+        return next_q.min(axis=0)
+    if backup == "mean":
+        return next_q.mean(axis=0)
+    if backup == "doubleq":
+        return next_q[::-1]
+    if backup == "redq":
+        subset = jax.random.choice(key, next_q.shape[0], (redq_subset,), replace=False)
+        return next_q[subset].min(axis=0)
+    raise ValueError(f"backup={backup!r} is not one of min, mean, doubleq, redq")
+
+
+def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
+    """Soft Bellman backup (eq. 2-3), with no gradient, a' ~ pi(.|s'):
+
+    y = reward_scale * r + gamma * (1 - terminated) * (B[Q_targ(s', a')] - alpha * log pi(a'|s')),
+    B the ensemble reduction `hparams.backup` (see `backup_value`); the entropy term is dropped
+    when `hparams.backup_entropy` is False. Shape (B,), or (N, B) for backup=doubleq.
+    """
+    hp = state.hparams
+    if hp.backup == "redq":
+        key, subset_key = jax.random.split(key)
+    else:
+        subset_key = None
     pi = state.actor.apply_fn({"params": state.actor.params}, batch.next_obs)
     next_action, next_log_prob = pi.sample_and_log_prob(seed=key)
     next_q = state.critic.apply_fn({"params": state.target_critic_params}, batch.next_obs, next_action)
-    next_v = next_q.min(axis=0) - state.alpha * next_log_prob
-    y = batch.reward + state.hparams.gamma * (1.0 - batch.terminated) * next_v
+    next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
+    if hp.backup_entropy:
+        next_v = next_v - state.alpha * next_log_prob
+    y = hp.reward_scale * batch.reward + hp.gamma * (1.0 - batch.terminated) * next_v
     return jax.lax.stop_gradient(y)
 
 
 def critic_loss(critic_params, state: SACState, batch: Batch, target: jax.Array):
-    """J_Q (eq. 5) summed over the ensemble: sum_i E[0.5 * (Q_i(s, a) - y)^2]."""
+    """J_Q (eq. 5) summed over the ensemble: sum_i E[0.5 * (Q_i(s, a) - y_i)^2]."""
     q = state.critic.apply_fn({"params": critic_params}, batch.obs, batch.action)
     loss = 0.5 * jnp.square(q - target).mean(axis=-1).sum()
     return loss, {"critic_loss": loss, "q_mean": q.mean(), "target_mean": target.mean()}
 
 
-def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
-    """J_pi (eq. 7), reparametrized: E[alpha * log pi(a|s) - min_i Q_i(s, a)], a = tanh(mu + sigma * eps).
+def _sample_actions(pi, key: jax.Array, num_samples: int, reparametrize: bool):
+    """S actions per state and their log-probabilities, (S, B, A) and (S, B) (S axis dropped if 1).
 
-    Gradients reach the actor through a only; critic params and alpha are constants here.
+    Without reparametrization the pre-tanh sample u is a constant, and log pi(a) is evaluated from
+    u (base log-density minus the tanh log-det), never from atanh(a), which is unstable near +-1.
     """
+    shape = () if num_samples == 1 else (num_samples,)
+    if reparametrize:
+        return pi.sample_and_log_prob(seed=key, sample_shape=shape)
+    u = jax.lax.stop_gradient(pi.distribution.sample(seed=key, sample_shape=shape))
+    action, log_det = pi.bijector.forward_and_log_det(u)
+    return action, pi.distribution.log_prob(u) - log_det
+
+
+def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
+    """J_pi (eq. 7): E_s E_{a~pi}[alpha * log pi(a|s) - Q(s, a)], Q = min over critics for
+    backup=min (as in the paper), the ensemble mean otherwise (as REDQ's actor does).
+
+    actor_gradient=reparametrize (eq. 11-13): a = tanh(mu + sigma * eps); gradients reach the
+    actor through a and log pi(a|s).
+    actor_gradient=reinforce: the score-function estimator grad = E[(f(a) - b(s)) grad log pi(a|s)],
+    f = alpha * log pi - Q, via the surrogate mean(stop_gradient(f - b) * log pi). The baseline is
+    b(s) = -Q(s, tanh(mean(s))), the critic at the deterministic action: it does not depend on
+    the sampled a, so the estimator stays unbiased (E[grad log pi] = 0), it removes the
+    state-to-state spread of Q (the largest part of the variance), it costs one critic call, and
+    it is the same for any number of samples, so 1 vs 10 samples compares sample averaging alone.
+    Without it, 1-sample REINFORCE diverged on HalfCheetah (docs/variants.md).
+    The returned `actor_loss` metric is E[f] in both cases, not the surrogate.
+
+    Critic params and alpha are constants here; alpha * log pi is dropped when
+    `hparams.actor_entropy` is False.
+    """
+    hp = state.hparams
     pi = state.actor.apply_fn({"params": actor_params}, batch.obs)
-    action, log_prob = pi.sample_and_log_prob(seed=key)
-    q = state.critic.apply_fn({"params": state.critic.params}, batch.obs, action).min(axis=0)
-    alpha = jax.lax.stop_gradient(state.alpha)
-    loss = (alpha * log_prob - q).mean()
-    return loss, {"actor_loss": loss, "entropy": -log_prob.mean()}
+    reparametrize = hp.actor_gradient == "reparametrize"
+    action, log_prob = _sample_actions(pi, key, hp.num_actor_samples, reparametrize)
+    obs = jnp.broadcast_to(batch.obs, action.shape[:-1] + batch.obs.shape[-1:])
+    reduce = (lambda q: q.min(axis=0)) if hp.backup == "min" else (lambda q: q.mean(axis=0))
+    q = reduce(state.critic.apply_fn({"params": state.critic.params}, obs, action))
+    alpha = jax.lax.stop_gradient(state.alpha) if hp.actor_entropy else 0.0
+    objective = alpha * log_prob - q
+    if reparametrize:
+        loss = objective.mean()
+    else:
+        mode = deterministic_action(pi)
+        baseline = -reduce(state.critic.apply_fn({"params": state.critic.params}, batch.obs, mode))
+        loss = (jax.lax.stop_gradient(objective - baseline) * log_prob).mean()
+    return loss, {"actor_loss": objective.mean(), "entropy": -log_prob.mean()}
 
 
 def temperature_loss(temperature_params, entropy: jax.Array, target_entropy: float):
@@ -57,5 +126,11 @@ def temperature_loss(temperature_params, entropy: jax.Array, target_entropy: flo
 
 
 def polyak_update(params, target_params, tau: float):
-    """target <- tau * params + (1 - tau) * target, leaf by leaf."""
+    """Soft target update: target <- tau * params + (1 - tau) * target, leaf by leaf."""
     return jax.tree.map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
+
+
+def periodic_copy(params, target_params, num_updates: jax.Array, period: int):
+    """Hard target update: target <- params when num_updates (counting this one) % period == 0."""
+    copy = num_updates % period == 0
+    return jax.tree.map(lambda p, t: jnp.where(copy, p, t), params, target_params)

@@ -46,7 +46,8 @@ class TanhGaussianActor(nn.Module):
     """State -> squashed Gaussian over actions in [-1, 1].
 
     log_std is squashed smoothly into [log_std_min, log_std_max] with a tanh, which keeps its
-    gradient alive at the bounds (a hard clip would zero it).
+    gradient alive at the bounds (a hard clip would zero it). With `state_dependent_std=False` the
+    raw log-std is one learned parameter vector shared by all states instead of a network head.
     """
 
     action_dim: int
@@ -54,12 +55,17 @@ class TanhGaussianActor(nn.Module):
     activation: str = "relu"
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    state_dependent_std: bool = True
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray) -> distrax.Distribution:
         h = MLP(self.hidden_dims, self.activation)(obs)
         mean = nn.Dense(self.action_dim, name="mean")(h)
-        raw_log_std = nn.Dense(self.action_dim, name="log_std")(h)
+        if self.state_dependent_std:
+            raw_log_std = nn.Dense(self.action_dim, name="log_std")(h)
+        else:
+            raw = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+            raw_log_std = jnp.broadcast_to(raw, mean.shape)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (
             jnp.tanh(raw_log_std) + 1.0
         )

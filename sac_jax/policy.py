@@ -15,9 +15,9 @@ class Policy:
     that to the bounds, and `select_action(policy.actor, obs)` gives the [-1, 1] action.)
     """
 
-    def __init__(self, actor, loop: dict, config, step: int, seed: int = 0):
+    def __init__(self, actor, obs_stats, loop: dict, config, step: int, seed: int = 0):
         env = loop["env"]
-        self.actor, self.config, self.step = actor, config, step
+        self.actor, self.obs_stats, self.config, self.step = actor, obs_stats, config, step
         self.env_id, self.obs_dim, self.action_dim = env["env_id"], env["obs_dim"], env["action_dim"]
         self.low = np.asarray(env["action_low"], np.float32)
         self.high = np.asarray(env["action_high"], np.float32)
@@ -32,7 +32,7 @@ class Policy:
         if not deterministic and key is None:
             self._key, key = jax.random.split(self._key)
         obs = np.asarray(obs, np.float32)
-        unit = np.asarray(select_action(self.actor, obs, None if deterministic else key))
+        unit = np.asarray(select_action(self.actor, obs, None if deterministic else key, self.obs_stats))
         return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
 
 
@@ -43,5 +43,4 @@ def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:
     `sac_jax.checkpointing.CheckpointError` naming the problem when there is no usable checkpoint.
     `seed` seeds the key stream of stochastic actions drawn without an explicit key.
     """
-    step, actor, loop, config = Checkpointer(workdir).restore_actor(step)
-    return Policy(actor, loop, config, step, seed)
+    return Policy(*Checkpointer(workdir).restore_actor(step), seed=seed)

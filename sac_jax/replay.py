@@ -27,6 +27,7 @@ class ReplayBuffer:
         self.terminated = np.zeros(capacity, np.float32)
         self.valid = np.zeros(capacity, bool)
         self.ptr = 0  # row of the next transition's obs
+        self.last_row = 0  # newest row written (the latest next observation)
         self.rows_written = 0  # rows ever touched, capped at capacity
         self.num_transitions = 0  # sampleable rows
         self.rng = np.random.default_rng(seed)
@@ -54,6 +55,7 @@ class ReplayBuffer:
         self._set_valid(nxt, False)  # its transition is incomplete (or it is a final observation)
         advance = 2 if (terminated or truncated) else 1
         self.ptr = (row + advance) % self.capacity
+        self.last_row = nxt
         self.rows_written = min(self.rows_written + advance, self.capacity)
 
     def end_episode(self) -> None:
@@ -74,7 +76,7 @@ class ReplayBuffer:
         """
         written = min(self.rows_written + 1, self.capacity)
         rows = {name: getattr(self, name)[:written] for name in _ARRAYS}
-        counters = ("ptr", "rows_written", "num_transitions")
+        counters = ("ptr", "last_row", "rows_written", "num_transitions")
         return {**rows, **{name: np.asarray(getattr(self, name), np.int64) for name in counters}}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -92,7 +94,13 @@ class ReplayBuffer:
         for name in _ARRAYS:
             getattr(self, name)[:rows] = state[name]
         self.ptr, self.rows_written = int(state["ptr"]), int(state["rows_written"])
+        self.last_row = int(state["last_row"])
         self.num_transitions = int(state["num_transitions"])
+
+    def latest_obs(self, n: int) -> np.ndarray:
+        """The newest min(n, rows written) observations, ending with the latest next observation."""
+        n = min(n, self.rows_written)
+        return self.obs[(self.last_row - np.arange(n)) % self.capacity]
 
     def sample_indices(self, shape) -> np.ndarray:
         """Uniform over valid rows, drawn in bulk; invalid draws are redrawn (they are rare)."""

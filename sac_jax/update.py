@@ -1,26 +1,49 @@
-"""`update_step`: one SAC gradient step composed from the pure losses, and action selection.
+"""`update_step`: one SAC update composed from the pure losses, its fused form, and acting.
 
-Update order (one order, tested): critic (backup from the pre-update actor and alpha), then actor
-against the updated critic, then temperature from the entropy the actor step measured, then the
-Polyak target update from the updated critic.
+Update order (one order, tested): critic (backup from the pre-update actor and alpha), then, every
+`actor_update_period`-th update, the actor against the updated critic and the temperature from the
+entropy the actor step measured, then the target update from the updated critic. `state.step`
+counts these updates (= critic steps).
+
+A variant is a different composition: `sac_step` takes the losses as arguments, and
+`make_update_steps` turns any `(state, batch) -> (state, metrics)` step into the fused, jitted form
+that `sac_jax.loop.train(..., update_fn=...)` calls.
 """
 
+import functools
+
 import jax
+import jax.numpy as jnp
 
 from sac_jax import losses
 from sac_jax.networks import deterministic_action
+from sac_jax.normalization import RunningStats, normalize
 from sac_jax.state import SACState
 from sac_jax.types import Batch
 
 
-def update_critic(state: SACState, batch: Batch, key: jax.Array):
-    target = losses.critic_target(state, batch, key)
-    grads, info = jax.grad(losses.critic_loss, has_aux=True)(state.critic.params, state, batch, target)
+def normalize_batch(state: SACState, batch: Batch) -> Batch:
+    """The batch with obs and next_obs normalized by `state.obs_stats` (if hparams.normalize_obs)."""
+    if not state.hparams.normalize_obs:
+        return batch
+    stats = state.obs_stats
+    return batch._replace(obs=normalize(stats, batch.obs), next_obs=normalize(stats, batch.next_obs))
+
+
+def update_critic(
+    state: SACState,
+    batch: Batch,
+    key: jax.Array,
+    target_fn=losses.critic_target,
+    loss_fn=losses.critic_loss,
+):
+    target = target_fn(state, batch, key)
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.critic.params, state, batch, target)
     return state.replace(critic=state.critic.apply_gradients(grads=grads)), info
 
 
-def update_actor(state: SACState, batch: Batch, key: jax.Array):
-    grads, info = jax.grad(losses.actor_loss, has_aux=True)(state.actor.params, state, batch, key)
+def update_actor(state: SACState, batch: Batch, key: jax.Array, loss_fn=losses.actor_loss):
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.actor.params, state, batch, key)
     return state.replace(actor=state.actor.apply_gradients(grads=grads)), info
 
 
@@ -35,26 +58,71 @@ def update_temperature(state: SACState, entropy: jax.Array):
 
 
 def update_target(state: SACState) -> SACState:
-    target = losses.polyak_update(state.critic.params, state.target_critic_params, state.hparams.tau)
+    """Soft (Polyak, every update) or hard (copy when the update count hits the period)."""
+    hp = state.hparams
+    if hp.target_update == "soft":
+        target = losses.polyak_update(state.critic.params, state.target_critic_params, hp.tau)
+    else:
+        target = losses.periodic_copy(
+            state.critic.params, state.target_critic_params, state.step + 1, hp.target_update_period
+        )
     return state.replace(target_critic_params=target)
 
 
-def _update_step(state: SACState, batch: Batch):
-    key, critic_key, actor_key = jax.random.split(state.key, 3)
-    state, critic_info = update_critic(state, batch, critic_key)
-    state, actor_info = update_actor(state, batch, actor_key)
+def _policy_step(state: SACState, batch: Batch, key: jax.Array, actor_loss_fn):
+    state, actor_info = update_actor(state, batch, key, actor_loss_fn)
     state, temperature_info = update_temperature(state, actor_info["entropy"])
+    return state, {**actor_info, **temperature_info}
+
+
+def sac_step(
+    state: SACState,
+    batch: Batch,
+    critic_target_fn=losses.critic_target,
+    critic_loss_fn=losses.critic_loss,
+    actor_loss_fn=losses.actor_loss,
+):
+    """One update (unjitted), composed from the given pure pieces; defaults are SAC.
+
+    With actor_update_period P > 1 the actor and temperature step on updates P, 2P, ... (counting
+    from 1); on the others their metrics are NaN.
+    """
+    batch = normalize_batch(state, batch)
+    key, critic_key, actor_key = jax.random.split(state.key, 3)
+    state, critic_info = update_critic(state, batch, critic_key, critic_target_fn, critic_loss_fn)
+    policy_step = functools.partial(_policy_step, actor_loss_fn=actor_loss_fn)
+    period = state.hparams.actor_update_period
+    if period == 1:
+        state, policy_info = policy_step(state, batch, actor_key)
+    else:
+        shapes = jax.eval_shape(policy_step, state, batch, actor_key)[1]
+        skip_info = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+        state, policy_info = jax.lax.cond(
+            (state.step + 1) % period == 0,
+            policy_step,
+            lambda s, *_: (s, skip_info),
+            state, batch, actor_key,
+        )  # fmt: skip
     state = update_target(state)
     state = state.replace(key=key, step=state.step + 1)
-    return state, {**critic_info, **actor_info, **temperature_info}
+    return state, {**critic_info, **policy_info}
 
 
-def _update_steps(state: SACState, batches: Batch):
-    state, metrics = jax.lax.scan(_update_step, state, batches)
-    return state, jax.tree.map(lambda m: m[-1], metrics)
+def make_update_steps(step_fn=sac_step):
+    """Jitted K fused updates: `lax.scan` of `step_fn` over batches shaped (K, B, ...).
+
+    Donates the input state. Equal to K calls of `step_fn` on the K batches in order; returns
+    the metrics of the last one.
+    """
+
+    def steps(state: SACState, batches: Batch):
+        state, metrics = jax.lax.scan(step_fn, state, batches)
+        return state, jax.tree.map(lambda m: m[-1], metrics)
+
+    return jax.jit(steps, donate_argnums=0)
 
 
-update_step = jax.jit(_update_step)
+update_step = jax.jit(sac_step)
 update_step.__doc__ = """One SAC update: `(state, batch) -> (new_state, metrics)`. Pure and jitted.
 
 `batch` is a `sac_jax.Batch` with leading axis B. The input state is not donated and stays valid
@@ -63,27 +131,33 @@ device arrays: critic_loss, q_mean, target_mean, actor_loss, entropy, alpha (and
 alpha is learned). Works under `jax.vmap` over a leading seed axis of state and batch.
 """
 
-update_step_donated = jax.jit(_update_step, donate_argnums=0)
+update_step_donated = jax.jit(sac_step, donate_argnums=0)
 update_step_donated.__doc__ = """`update_step` that donates the input state's buffers to the output.
 
 The passed state must not be used afterwards (its arrays are deleted). Saves a copy of every
 parameter and optimizer moment per call.
 """
 
-update_steps = jax.jit(_update_steps, donate_argnums=0)
-update_steps.__doc__ = """K fused SAC updates in one dispatch: `lax.scan` of `update_step` over
-`batches` with leading axis K (shape (K, B, ...)). Donates the input state. Equal to K calls of
-`update_step` on the K batches in order; returns the metrics of the last one.
+update_steps = make_update_steps(sac_step)
+update_steps.__doc__ = """K fused SAC updates in one dispatch (the loop's K = num_critic_updates):
+`lax.scan` of `update_step` over `batches` shaped (K, B, ...). Donates the input state. Equal to
+K calls of `update_step` on the K batches in order; returns the metrics of the last one.
 """
 
 
 @jax.jit
-def select_action(actor, obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
+def select_action(
+    actor, obs: jax.Array, key: jax.Array | None = None, obs_stats: RunningStats | None = None
+) -> jax.Array:
     """Action in [-1, 1] for `obs` (one observation or a batch) from the actor `TrainState`.
 
     With a PRNG key: a sample a ~ pi(.|s) (exploration). With key=None: the deterministic
-    evaluation action tanh(mean). Only the actor travels to the device call, not the whole state.
+    evaluation action tanh(mean). Pass `obs_stats=state.obs_stats` for a state trained with
+    normalize_obs, so the actor sees observations as it did in training. Only the actor (and the
+    statistics) travel to the device call, not the whole state.
     """
+    if obs_stats is not None:
+        obs = normalize(obs_stats, obs)
     pi = actor.apply_fn({"params": actor.params}, obs)
     if key is None:
         return deterministic_action(pi)

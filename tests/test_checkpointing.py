@@ -373,3 +373,17 @@ def test_resume_in_env_without_captured_state_starts_a_new_episode(tmp_path):
     assert run2.step == 20 and run2.episode_return == 0.0
     assert buffer2.ptr == buffer.ptr + 1 and len(buffer2) == len(buffer) == 20
     assert not np.array_equal(run2.obs, run.obs)
+
+
+def test_normalized_run_restores_its_obs_stats_for_load_policy(tmp_path):
+    """A run with normalize_obs checkpoints its statistics; load_policy acts with them."""
+    config = small_config(normalize_obs=True, total_steps=1200, checkpoint_interval=1200)
+    workdir = str(tmp_path / "norm")
+    loop.train(config, workdir, quiet=True)
+    _, state, _, _ = restore(workdir, config)
+    assert float(state.obs_stats.count) == 1000.0  # one merge, at step 1000
+    policy = load_policy(workdir)
+    obs = np.array([[1.0, 0.0, 0.5]], np.float32)
+    expected = 2.0 * np.asarray(select_action(state.actor, obs, None, state.obs_stats))
+    np.testing.assert_allclose(policy(obs), expected, rtol=1e-6)
+    assert not np.allclose(expected, 2.0 * np.asarray(select_action(state.actor, obs)))
