@@ -43,4 +43,5 @@ def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:
     `sac_jax.checkpointing.CheckpointError` naming the problem when there is no usable checkpoint.
     `seed` seeds the key stream of stochastic actions drawn without an explicit key.
     """
-    return Policy(*Checkpointer(workdir).restore_actor(step), seed=seed)
+    step, actor, obs_stats, loop, config = Checkpointer(workdir).restore_actor(step)
+    return Policy(actor, obs_stats, loop, config, step, seed)
