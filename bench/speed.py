@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from sac_jax import Batch, ReplayBuffer, create_state, default_config, update_step, update_steps
@@ -208,9 +207,10 @@ def run_train(env_id: str, workdir: str, cache_dir: str, overrides: dict) -> tup
     with open(log_path, "w") as log:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=os.path.dirname(workdir), stdout=log, stderr=log)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)  # wait4, not wait: it also gives the peak RSS
         wall = time.perf_counter() - t
-    if status != 0:
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
         with open(log_path) as log:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{log.read()[-3000:]}")
     return wall, usage.ru_maxrss
