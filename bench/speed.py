@@ -23,7 +23,16 @@ import time
 import jax
 import numpy as np
 
-from sac_jax import Batch, ReplayBuffer, create_state, default_config, update_step, update_steps
+from sac_jax import (
+    Batch,
+    ReplayBuffer,
+    create_state,
+    default_config,
+    select_action,
+    update_step,
+    update_steps,
+)
+from sac_jax.envs import make_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "performance.md")
@@ -193,6 +202,43 @@ def update_flops_xla(obs_dim: int, act_dim: int) -> float:
     return float(analysis["flops"])
 
 
+def loop_piece_ms(env_id: str, obs_dim: int, act_dim: int, seconds: float) -> dict:
+    """Milliseconds of each piece of a training-loop step other than the update, in isolation."""
+    env = make_env(env_id, 0)
+    buffer = ReplayBuffer(100_000, obs_dim, act_dim)
+    obs, _ = env.reset(seed=0)
+    action = np.zeros(act_dim, np.float32)
+
+    def env_step():
+        nonlocal obs
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, terminated, truncated, next_obs)
+        obs = env.reset()[0] if terminated or truncated else next_obs
+
+    for _ in range(1000):
+        env_step()
+    actor = create_state(default_config(), obs_dim, act_dim).actor
+    explore = jax.jit(lambda actor, o, t: select_action(actor, o, jax.random.fold_in(jax.random.PRNGKey(0), t)))
+    batch = buffer.sample(BATCH, 1)
+    pieces = {
+        "env.step + buffer.add": env_step,
+        "buffer.sample": lambda: buffer.sample(BATCH, 1),
+        "batch to device": lambda: jax.block_until_ready(jax.device_put(batch)),
+        "exploration action": lambda: np.asarray(explore(actor, obs.astype(np.float32), 1)),
+    }
+    pieces["exploration action"]()  # compile
+
+    def repeat(piece):
+        def run(n):
+            for _ in range(n):
+                piece()
+            return n
+
+        return run
+
+    return {name: 1e3 / timed(repeat(piece), seconds) for name, piece in pieces.items()}
+
+
 # ---- subprocesses: end to end and start time ----------------------------------------------------
 
 
@@ -345,6 +391,10 @@ def main():
         rows.append((f"{name}: train.py env steps/s after learning starts",
                      f"{statistics.median(e2e):.1f} (bare update_steps K=1 around it: "
                      f"{statistics.median(bare):.1f}/s)"))  # fmt: skip
+        pieces = loop_piece_ms(ENV_IDS[name], o, a, seconds)
+        rows.append((f"{name}: loop pieces per env step besides the update (ms)",
+                     ", ".join(f"{k} {v:.3f}" for k, v in pieces.items())
+                     + f"; the update itself {1e3 / statistics.median(bare):.1f}"))  # fmt: skip
         rows.append((f"{name}: train.py peak RSS (MiB)", f"{rss / 1024:.0f}"))
         targets[f"{name}: end-to-end / bare update"] = (ratio, 0.9)
 
