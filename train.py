@@ -1,7 +1,9 @@
 """Train SAC: python train.py --config configs/humanoid.py [--workdir DIR] [--config.FIELD=VALUE]."""
 
+import os
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -10,12 +12,21 @@ from sac_jax.loop import default_workdir, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: runs/ENV_seedS_TIME).")
+_CACHE = flags.DEFINE_string(
+    "compilation_cache_dir",
+    os.path.join(os.path.expanduser("~"), ".cache", "sac_jax", "xla"),
+    "JAX persistent compilation cache: a second run loads its compiled updates instead of "
+    "recompiling them. Empty string disables it.",
+)
 flags.mark_flags_as_required(["config"])
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    if _CACHE.value:
+        jax.config.update("jax_compilation_cache_dir", _CACHE.value)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     config = _CONFIG.value
     workdir = _WORKDIR.value or default_workdir(config)
     try:

@@ -9,6 +9,7 @@ from flax.training.train_state import TrainState
 
 from sac_jax import Batch, create_state, losses
 from sac_jax.networks import squashed_gaussian
+from sac_jax.normalization import RunningStats
 from sac_jax.state import SACHParams, SACState
 
 
@@ -66,6 +67,7 @@ def hand_state(alpha=0.5, gamma=0.9):
         critic=TrainState.create(apply_fn=q_table, params={"q": online_q}, tx=tx),
         target_critic_params={"q": target_q},
         temperature=TrainState.create(apply_fn=None, params={"log_alpha": jnp.log(alpha)}, tx=tx),
+        obs_stats=RunningStats.create(2),
         key=jax.random.PRNGKey(0),
         step=jnp.zeros((), jnp.int32),
         hparams=SACHParams(gamma=gamma, tau=0.005, target_entropy=-1.0),

@@ -1,0 +1,75 @@
+"""What the fast paths must not change: fused updates equal single ones; nothing recompiles.
+
+Timings live in `bench/speed.py`, never here.
+"""
+
+import jax
+import numpy as np
+
+from sac_jax import Batch, create_state, default_config, select_action, update_step, update_steps
+
+OBS_DIM, ACTION_DIM, BATCH, K = 5, 2, 16, 4
+
+
+def small_config():
+    c = default_config()
+    c.hidden_dims = (32, 32)
+    return c
+
+
+def random_batches(k: int, seed: int = 0) -> Batch:
+    rng = np.random.default_rng(seed)
+    return Batch(
+        obs=rng.standard_normal((k, BATCH, OBS_DIM), np.float32),
+        action=rng.uniform(-1, 1, (k, BATCH, ACTION_DIM)).astype(np.float32),
+        reward=rng.standard_normal((k, BATCH), np.float32),
+        next_obs=rng.standard_normal((k, BATCH, OBS_DIM), np.float32),
+        terminated=(rng.random((k, BATCH)) < 0.2).astype(np.float32),
+    )
+
+
+def test_fused_updates_equal_single_updates():
+    batches = random_batches(K)
+    single = create_state(small_config(), OBS_DIM, ACTION_DIM)
+    for i in range(K):
+        single, single_metrics = update_step(single, jax.tree.map(lambda x: x[i], batches))
+    # update_steps donates its input, so it gets its own (identical) state
+    fused, fused_metrics = update_steps(create_state(small_config(), OBS_DIM, ACTION_DIM), batches)
+
+    # paths, not treedefs: each create_state builds its own Flax module, so apply_fn differs
+    single_leaves = jax.tree_util.tree_flatten_with_path(single)[0]
+    fused_leaves = jax.tree_util.tree_flatten_with_path(fused)[0]
+    assert [p for p, _ in single_leaves] == [p for p, _ in fused_leaves]
+    for (_, a), (_, b) in zip(single_leaves, fused_leaves):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if np.issubdtype(a.dtype, np.integer):
+            np.testing.assert_array_equal(a, b)  # PRNG key and step counters: exactly equal
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert int(fused.step) == K
+    assert single_metrics.keys() == fused_metrics.keys()
+    for name in single_metrics:
+        np.testing.assert_allclose(single_metrics[name], fused_metrics[name], rtol=1e-5, atol=1e-6)
+
+
+def test_update_steps_compiles_once_across_calls():
+    state = create_state(small_config(), OBS_DIM, ACTION_DIM)
+    before = update_steps._cache_size()
+    for seed in range(3):
+        state, _ = update_steps(state, random_batches(K, seed))
+    assert update_steps._cache_size() == before + 1
+
+
+def test_action_selection_compiles_once_across_many_calls():
+    """Fresh and updated actors, new observations and keys: one compile per path (sample, mean)."""
+    state = create_state(small_config(), OBS_DIM, ACTION_DIM)
+    rng = np.random.default_rng(0)
+    before = select_action._cache_size()
+    for step in range(20):
+        obs = rng.standard_normal(OBS_DIM).astype(np.float32)
+        action = select_action(state.actor, obs, jax.random.PRNGKey(step))
+        assert action.shape == (ACTION_DIM,) and bool(np.all(np.abs(action) <= 1.0))
+        select_action(state.actor, obs)  # deterministic evaluation action
+        if step % 5 == 4:
+            state, _ = update_steps(state, random_batches(1, step))
+    assert select_action._cache_size() == before + 2
