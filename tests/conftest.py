@@ -2,23 +2,12 @@ import jax
 import ml_collections
 import pytest
 
-from sac_jax.config import default_config
+from tests import tiny
 
 
 @pytest.fixture
 def tiny_config() -> ml_collections.ConfigDict:
-    """Small networks and budgets: fast to compile and run on a 2-core CPU."""
-    c = default_config()
-    c.env_id = "Pendulum-v1"
-    c.hidden_dims = (32, 32)
-    c.batch_size = 32
-    c.buffer_size = 10_000
-    c.learning_starts = 100
-    c.total_steps = 300
-    c.eval_interval = 300
-    c.eval_episodes = 1
-    c.log_interval = 100
-    return c
+    return tiny.tiny_config()
 
 
 class CompileCounter:

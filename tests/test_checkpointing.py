@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sac_jax import create_state, default_config, load_policy, loop, select_action, update_step
+from sac_jax import create_state, load_policy, loop, select_action, update_step
 from sac_jax import evaluate as evaluate_cli
 from sac_jax.checkpointing import (
     Checkpointer,
@@ -30,25 +30,16 @@ from sac_jax.checkpointing import (
 )
 from sac_jax.envs import env_dims, make_env
 from sac_jax.replay import ReplayBuffer
+from tests.tiny import tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": REPO, "SDL_VIDEODRIVER": "dummy", "JAX_PLATFORMS": "cpu"}
 
 
 def small_config(**overrides):
-    c = default_config()
-    c.env_id = "Pendulum-v1"
-    c.hidden_dims = (32, 32)
-    c.batch_size = 32
-    c.buffer_size = 10_000
-    c.learning_starts = 100
-    c.total_steps = 300
-    c.eval_interval = 100
-    c.eval_episodes = 1
-    c.log_interval = 50
-    c.checkpoint_interval = 150  # 150 is mid-episode (Pendulum episodes are 200 steps)
-    c.update(overrides)
-    return c
+    # Checkpoint at 150: mid-episode (Pendulum episodes are 200 steps).
+    defaults = dict(eval_interval=100, log_interval=50, checkpoint_interval=150)
+    return tiny_config(**{**defaults, **overrides})
 
 
 def fresh_run(config):

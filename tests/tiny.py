@@ -1,0 +1,22 @@
+"""The small config every end-to-end test starts from: fast to compile and run on a 2-core CPU."""
+
+import ml_collections
+
+from sac_jax.config import default_config
+
+
+def tiny_config(**overrides) -> ml_collections.ConfigDict:
+    c = default_config()
+    c.update(
+        env_id="Pendulum-v1",
+        hidden_dims=(32, 32),
+        batch_size=32,
+        buffer_size=10_000,
+        learning_starts=100,
+        total_steps=300,
+        eval_interval=300,
+        eval_episodes=1,
+        log_interval=100,
+    )
+    c.update(overrides)
+    return c
