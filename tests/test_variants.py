@@ -337,7 +337,11 @@ def test_each_variant_compiles_one_function_once(overrides):
 
 # End to end ---------------------------------------------------------------------------------------
 
-EXPERIMENTS = sorted(glob.glob(os.path.join(ROOT, "configs", "experiments", "*.py")))
+EXPERIMENTS = sorted(
+    path
+    for path in glob.glob(os.path.join(ROOT, "configs", "experiments", "*.py"))
+    if os.path.basename(path) not in ("__init__.py", "common.py")
+)
 
 
 def load(path):

@@ -1,15 +1,7 @@
 """Hopper, clipped double-Q (min of two targets, SAC default): is the pessimistic backup best?"""
 
-from sac_jax.config import default_config
+from configs.experiments.common import experiment
 
 
 def get_config():
-    c = default_config()
-    c.env_id = "Hopper-v5"
-    c.total_steps = 200_000
-    c.learning_starts = 5_000
-    c.eval_interval = 5_000
-    c.eval_episodes = 5
-    c.num_critics = 2
-    c.backup = "min"
-    return c
+    return experiment("Hopper-v5", num_critics=2, backup="min")
