@@ -16,16 +16,27 @@ from sac_jax.types import Batch
 _ARRAYS = ("obs", "action", "reward", "terminated", "valid")
 
 
+def _zeros(capacity: int, obs_dim: int, action_dim: int, lead=()) -> dict[str, np.ndarray]:
+    """The row arrays of a buffer (or, with lead=(N,), of N buffers), zero-filled."""
+    return {
+        "obs": np.zeros((*lead, capacity, obs_dim), np.float32),
+        "action": np.zeros((*lead, capacity, action_dim), np.float32),
+        "reward": np.zeros((*lead, capacity), np.float32),
+        "terminated": np.zeros((*lead, capacity), np.float32),
+        "valid": np.zeros((*lead, capacity), bool),
+    }
+
+
 class ReplayBuffer:
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0):
+    def __init__(
+        self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0, rows: dict | None = None
+    ):
+        """`rows`: arrays to write into (one seed's views into `ReplayBuffers`); default: new zeros."""
         if capacity < 2:
             raise ValueError(f"replay capacity={capacity} is invalid: must be >= 2 rows")
         self.capacity = capacity
-        self.obs = np.zeros((capacity, obs_dim), np.float32)
-        self.action = np.zeros((capacity, action_dim), np.float32)
-        self.reward = np.zeros(capacity, np.float32)
-        self.terminated = np.zeros(capacity, np.float32)
-        self.valid = np.zeros(capacity, bool)
+        for name, array in (rows or _zeros(capacity, obs_dim, action_dim)).items():
+            setattr(self, name, array)
         self.ptr = 0  # row of the next transition's obs
         self.last_row = 0  # newest row written (the latest next observation)
         self.rows_written = 0  # rows ever touched, capped at capacity
@@ -123,4 +134,37 @@ class ReplayBuffer:
             reward=self.reward[idx],
             next_obs=self.obs[(idx + 1) % self.capacity],
             terminated=self.terminated[idx],
+        )
+
+
+class ReplayBuffers:
+    """One ReplayBuffer per seed, their rows stored in arrays with a leading seed axis.
+
+    Each seed's buffer keeps its own pointers and sampling RNG, so seed i stores and samples exactly
+    as it would alone (and checkpoints as a single-seed buffer); `sample` then gathers every seed's
+    batch in one NumPy indexing per field.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, seeds):
+        self.rows = _zeros(capacity, obs_dim, action_dim, lead=(len(seeds),))
+        self.buffers = [
+            ReplayBuffer(capacity, obs_dim, action_dim, seed, {k: v[i] for k, v in self.rows.items()})
+            for i, seed in enumerate(seeds)
+        ]
+        self.capacity = capacity
+
+    def __getitem__(self, i: int) -> ReplayBuffer:
+        return self.buffers[i]
+
+    def sample(self, batch_size: int, num_batches: int) -> Batch:
+        """A Batch shaped (num_seeds, num_batches, batch_size, ...)."""
+        idx = np.stack([b.sample_indices((num_batches, batch_size)) for b in self.buffers])
+        seed = np.arange(len(self.buffers))[:, None, None]
+        rows = self.rows
+        return Batch(
+            obs=rows["obs"][seed, idx],
+            action=rows["action"][seed, idx],
+            reward=rows["reward"][seed, idx],
+            next_obs=rows["obs"][seed, (idx + 1) % self.capacity],
+            terminated=rows["terminated"][seed, idx],
         )
