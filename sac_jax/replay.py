@@ -27,6 +27,18 @@ def _zeros(capacity: int, obs_dim: int, action_dim: int, lead=()) -> dict[str, n
     }
 
 
+def _transitions(rows: dict, lead: tuple, idx: np.ndarray, capacity: int) -> Batch:
+    """The transitions starting at rows `idx`; `lead` indexes the axes before the row axis."""
+    at, after = (*lead, idx), (*lead, (idx + 1) % capacity)
+    return Batch(
+        obs=rows["obs"][at],
+        action=rows["action"][at],
+        reward=rows["reward"][at],
+        next_obs=rows["obs"][after],
+        terminated=rows["terminated"][at],
+    )
+
+
 class ReplayBuffer:
     def __init__(
         self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0, rows: dict | None = None
@@ -127,14 +139,8 @@ class ReplayBuffer:
     def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
         """A Batch of shape (batch_size, ...) or, with num_batches=K, (K, batch_size, ...)."""
         shape = (batch_size,) if num_batches is None else (num_batches, batch_size)
-        idx = self.sample_indices(shape)
-        return Batch(
-            obs=self.obs[idx],
-            action=self.action[idx],
-            reward=self.reward[idx],
-            next_obs=self.obs[(idx + 1) % self.capacity],
-            terminated=self.terminated[idx],
-        )
+        rows = {name: getattr(self, name) for name in _ARRAYS}
+        return _transitions(rows, (), self.sample_indices(shape), self.capacity)
 
 
 class ReplayBuffers:
@@ -160,11 +166,4 @@ class ReplayBuffers:
         """A Batch shaped (num_seeds, num_batches, batch_size, ...)."""
         idx = np.stack([b.sample_indices((num_batches, batch_size)) for b in self.buffers])
         seed = np.arange(len(self.buffers))[:, None, None]
-        rows = self.rows
-        return Batch(
-            obs=rows["obs"][seed, idx],
-            action=rows["action"][seed, idx],
-            reward=rows["reward"][seed, idx],
-            next_obs=rows["obs"][seed, (idx + 1) % self.capacity],
-            terminated=rows["terminated"][seed, idx],
-        )
+        return _transitions(self.rows, (seed,), idx, self.capacity)

@@ -16,6 +16,7 @@ from sac_jax.checkpointing import CheckpointError
 from sac_jax.config import validate
 from sac_jax.plot import group_runs
 from sac_jax.plot import main as plot_main
+from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.sharding import seed_sharding
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, assert_trees_identical, restore, small_config
 
@@ -28,6 +29,24 @@ def read_rows(workdir, name):
 def assert_trees_close(a, b):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+
+
+def test_seed_buffers_store_and_sample_as_each_seed_alone():
+    """Per-seed views into one seed-axis array: same rows, same draws as separate buffers."""
+    rng = np.random.default_rng(0)
+    buffers = ReplayBuffers(50, 3, 2, seeds=[5, 6])  # small: wraps around, episodes of any length
+    alone = [ReplayBuffer(50, 3, 2, seed=s) for s in (5, 6)]
+    for _ in range(120):
+        for i in range(2):
+            obs, action, next_obs = rng.normal(size=3), rng.normal(size=2), rng.normal(size=3)
+            reward, terminated, truncated = rng.normal(), rng.random() < 0.05, rng.random() < 0.05
+            for b in (buffers[i], alone[i]):
+                b.add(obs, action, reward, terminated, truncated, next_obs)
+    batch = buffers.sample(8, 3)
+    assert batch.obs.shape == (2, 3, 8, 3)
+    for i in range(2):
+        for got, want in zip(batch, alone[i].sample(8, 3), strict=True):
+            np.testing.assert_array_equal(got[i], want)
 
 
 @pytest.fixture(scope="module")
