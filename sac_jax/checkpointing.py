@@ -349,14 +349,21 @@ class Checkpointer:
         return step, actor, obs_stats, loop, config
 
     def restore_or_init(
-        self, state: SACState, run: LoopState, env: gym.Env, buffer: ReplayBuffer
+        self,
+        state: SACState,
+        run: LoopState,
+        env: gym.Env,
+        buffer: ReplayBuffer,
+        step: int | None = None,
     ) -> tuple[SACState, LoopState]:
-        """Continue from the latest checkpoint if there is one; else return the fresh arguments.
+        """Continue from checkpoint `step` (default: the latest) if there is one; else return the
+        fresh arguments.
 
         Checks that the checkpoint fits this run (env sizes, config) before touching anything.
         `env` must have been reset; its episode state is then overwritten where it can be.
         """
-        step = self.latest_step()
+        if step is None:
+            step = self.latest_step()
         if step is None:
             return state, run
         step, loop, saved_config = self.metadata(step)
@@ -396,6 +403,7 @@ class Checkpointer:
                 f"{now['obs_dim']} and action size {now['action_dim']}. Use another --workdir."
             )
         current = _config_json(self.config)
+        saved_config = _config_json(config_from_json(saved_config))  # fields added since: defaults
         changed = sorted(
             f for f in set(current) | set(saved_config)
             if f not in RESUMABLE_FIELDS and current.get(f) != saved_config.get(f)

@@ -25,6 +25,7 @@ def default_config() -> ml_collections.ConfigDict:
     # Task and run.
     c.env_id = "Pendulum-v1"
     c.seed = 0
+    c.num_seeds = 1  # train seeds seed .. seed + num_seeds - 1 in one process (docs/scaling.md)
     c.total_steps = 1_000_000
     c.learning_starts = 5_000  # uniform random actions before this many env steps
     c.eval_interval = 10_000
@@ -90,7 +91,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if unknown:
         raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
     positive_ints = (
-        "total_steps", "eval_interval", "eval_episodes", "log_interval",
+        "num_seeds", "total_steps", "eval_interval", "eval_episodes", "log_interval",
         "checkpoint_interval", "keep_checkpoints",
         "batch_size", "buffer_size", "num_critic_updates", "actor_update_period", "num_critics",
         "redq_subset", "num_actor_samples", "target_update_period",

@@ -1,10 +1,16 @@
 """The thin training loop: act, step, store, update, evaluate, log, checkpoint.
 
-Per env step the host does one small device call (the exploration action, which the env needs)
-and dispatches one update without waiting for it: the env steps while the update runs. Metrics
-stay on the device until a log interval.
+The loop always runs on a seed axis: `config.num_seeds` seeds (one is the ordinary case) share one
+vmapped state, sharded over the devices. Per env step the host does one small device call for all
+seeds (the exploration actions, which the envs need) and dispatches one vmapped update without
+waiting for it: the envs step while the update runs. Metrics stay on the device until a log
+interval. Seed i's run is the single-seed run of seed `config.seed + i`: every random stream (env,
+warm-up actions, exploration keys, network init, buffer sampling) is derived from that seed alone.
 """
 
+import contextlib
+import functools
+import glob
 import os
 import signal
 import time
@@ -15,10 +21,18 @@ import ml_collections
 import numpy as np
 
 from sac_jax import config as config_lib
-from sac_jax.checkpointing import Checkpointer, LoopState, StopRequest, WorkdirLock
+from sac_jax.checkpointing import (
+    Checkpointer,
+    CheckpointError,
+    LoopState,
+    StopRequest,
+    WorkdirLock,
+    checkpoint_dir,
+)
 from sac_jax.envs import env_dims, make_env
 from sac_jax.normalization import update_stats
-from sac_jax.replay import ReplayBuffer
+from sac_jax.replay import ReplayBuffers
+from sac_jax.sharding import seed_sharding, seed_slice, stack_seeds
 from sac_jax.state import create_state
 from sac_jax.update import select_action, update_steps
 from sac_jax.writers import Progress, RunWriter
@@ -51,106 +65,199 @@ def evaluate(
     return returns
 
 
+@functools.cache
+def vmap_seeds(update_fn, sharding):
+    """`update_fn` over a leading seed axis, jitted (donating the state) once per (update_fn,
+    sharding), so a test can check that a run compiled its update once. Fixed in and out shardings:
+    every call then has the first call's signature."""
+    return jax.jit(
+        jax.vmap(update_fn), in_shardings=sharding, out_shardings=sharding, donate_argnums=0
+    )
+
+
 def default_workdir(config: ml_collections.ConfigDict) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.path.join("runs", f"{config.env_id}_seed{config.seed}_{stamp}")
+    seeds = f"seed{config.seed}" if config.num_seeds == 1 else f"seeds{config.seed}-{last_seed(config)}"
+    return os.path.join("runs", f"{config.env_id}_{seeds}_{stamp}")
+
+
+def last_seed(config: ml_collections.ConfigDict) -> int:
+    return config.seed + config.num_seeds - 1
+
+
+def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+    """The single-seed run that `seed` is within a multi-seed run: what its checkpoint records."""
+    single = config.copy_and_resolve_references()
+    single.seed, single.num_seeds = seed, 1
+    return single
+
+
+def checkpointers(stack: contextlib.ExitStack, workdir: str, config) -> list[Checkpointer]:
+    """One Checkpointer per seed: WORKDIR/checkpoints/ for one seed, else WORKDIR/seedS/checkpoints/
+    (each a single-seed checkpoint, usable by evaluate and load_policy as it is)."""
+    single = os.path.isdir(checkpoint_dir(workdir))
+    multi = glob.glob(os.path.join(workdir, "seed*", "checkpoints"))
+    if (config.num_seeds == 1 and multi and not single) or (config.num_seeds > 1 and single):
+        raise CheckpointError(
+            f"workdir {workdir!r} holds checkpoints of a {'multi' if multi else 'single'}-seed run, "
+            f"and this run has num_seeds={config.num_seeds}; use the run's own num_seeds and seed, "
+            "or another --workdir"
+        )
+    if config.num_seeds == 1:
+        return [stack.enter_context(Checkpointer(workdir, config))]
+    seeds = range(config.seed, last_seed(config) + 1)
+    return [
+        stack.enter_context(Checkpointer(os.path.join(workdir, f"seed{s}"), seed_config(config, s)))
+        for s in seeds
+    ]
+
+
+def restore_or_init(ckpts, state, runs, envs, buffers):
+    """Every seed from the newest checkpoint step that all seeds have (a run killed between two
+    seeds' saves continues from the step before), or all fresh when no seed has one."""
+    latest = [c.latest_step() for c in ckpts]
+    if all(step is None for step in latest):
+        return state, runs
+    if None in latest:
+        missing = [c.directory for c, step in zip(ckpts, latest) if step is None]
+        raise CheckpointError(
+            f"some seeds of this run have checkpoints but {missing} has none; use the num_seeds and "
+            "seed the run was started with, or another --workdir"
+        )
+    step = min(latest)
+    states, runs = zip(*(
+        c.restore_or_init(seed_slice(state, i), runs[i], envs[i], buffers[i], step=step)
+        for i, c in enumerate(ckpts)
+    ))  # fmt: skip
+    return stack_seeds(states), list(runs)
 
 
 def train(
     config: ml_collections.ConfigDict, workdir: str, quiet: bool = False, update_fn=update_steps
 ) -> dict:
-    """Train SAC as `config` says; write all outputs to `workdir`. Returns the last eval row.
+    """Train SAC as `config` says; write all outputs to `workdir`. Returns the last eval row (of the
+    first seed).
 
-    `update_fn(state, batches) -> (state, metrics)` consumes batches shaped
+    `update_fn(state, batches) -> (state, metrics)` consumes one seed's batches shaped
     (num_critic_updates, batch_size, ...); pass `sac_jax.make_update_steps(my_step)` for a variant.
+    The loop vmaps it over the seeds.
 
     If `workdir` holds checkpoints, training continues from the latest one (see
     docs/checkpoints.md). On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
     """
     config_lib.validate(config)
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
+    seeds = list(range(config.seed, last_seed(config) + 1))
+    sharding = seed_sharding(len(seeds))
+    put = lambda tree: jax.device_put(tree, sharding)  # noqa: E731
 
-    env = make_env(config.env_id, config.seed)
-    eval_env = make_env(config.env_id, config.seed + 1)
-    obs_dim, action_dim = env_dims(env)
-    state = create_state(config, obs_dim, action_dim)
-    buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim, seed=config.seed)
-    run = LoopState(
-        obs=env.reset(seed=config.seed)[0],
-        random_actions=np.random.default_rng(config.seed),
-        update_start=config.learning_starts,
-    )
-    explore_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)
-    explore = jax.jit(
-        lambda actor, o, t, stats: select_action(actor, o, jax.random.fold_in(explore_key, t), stats)
-    )
+    envs = [make_env(config.env_id, s) for s in seeds]
+    eval_envs = [make_env(config.env_id, s + 1) for s in seeds]
+    obs_dim, action_dim = env_dims(envs[0])
+    keys = np.stack([jax.random.PRNGKey(s) for s in seeds])
+    state = jax.vmap(lambda key: create_state(config, obs_dim, action_dim, key))(keys)
+    buffers = ReplayBuffers(config.buffer_size, obs_dim, action_dim, seeds)
+    runs = [
+        LoopState(
+            obs=env.reset(seed=s)[0],
+            random_actions=np.random.default_rng(s),
+            update_start=config.learning_starts,
+        )
+        for env, s in zip(envs, seeds)
+    ]
+    explore_keys = put(np.stack([jax.random.fold_in(k, 1) for k in keys]))
+    explore = jax.jit(jax.vmap(
+        lambda actor, o, key, t, stats: select_action(actor, o, jax.random.fold_in(key, t), stats),
+        in_axes=(0, 0, 0, None, 0),
+    ))  # fmt: skip
+    update = vmap_seeds(update_fn, sharding)
     obs_stats = (lambda s: s.obs_stats) if config.normalize_obs else (lambda s: None)
 
-    with WorkdirLock(workdir), Checkpointer(workdir, config) as ckpt, StopRequest() as stop:
-        state, run = ckpt.restore_or_init(state, run, env, buffer)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(WorkdirLock(workdir))
+        ckpts = checkpointers(stack, workdir, config)
+        stop = stack.enter_context(StopRequest())
+        state, runs = restore_or_init(ckpts, state, runs, envs, buffers)
+        state = put(state)
+        start = runs[0].step
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
-        writer = RunWriter(workdir, resume_step=run.step)
-        progress = Progress(config.total_steps, start_step=run.step)
-        log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), seed {config.seed}, "
-            f"{config.total_steps} steps, workdir {workdir}"
-            + (f", resumed at step {run.step}" if run.step else ""))  # fmt: skip
+        writer = RunWriter(workdir, resume_step=start, multi_seed=len(seeds) > 1)
+        progress = Progress(config.total_steps, start_step=start)
+        log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), "
+            + (f"seed {config.seed}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}")
+            + f" on {sharding.mesh.size} device(s), {config.total_steps} steps, workdir {workdir}"
+            + (f", resumed at step {start}" if start else ""))  # fmt: skip
 
-        if run.step >= config.total_steps:
-            log(f"Nothing to do: the checkpoint is at step {run.step} >= total_steps "
+        if start >= config.total_steps:
+            log(f"Nothing to do: the checkpoint is at step {start} >= total_steps "
                 f"{config.total_steps}; pass a larger --config.total_steps to continue.")  # fmt: skip
         metrics = None
-        for step in range(run.step + 1, config.total_steps + 1):
+        update_start = runs[0].update_start  # equal for all seeds: one config, one restored step
+        for step in range(start + 1, config.total_steps + 1):
             if step <= config.learning_starts:
-                action = run.random_actions.uniform(-1.0, 1.0, action_dim).astype(np.float32)
+                actions = np.stack([
+                    run.random_actions.uniform(-1.0, 1.0, action_dim).astype(np.float32)
+                    for run in runs
+                ])  # fmt: skip
             else:
-                obs = run.obs.astype(np.float32)
-                action = np.asarray(explore(state.actor, obs, step, obs_stats(state)))
-            if step > run.update_start:
-                batches = buffer.sample(config.batch_size, config.num_critic_updates)
-                state, metrics = update_fn(state, batches)  # async: the env steps meanwhile
+                obs = put(np.stack([run.obs for run in runs]).astype(np.float32))
+                actions = np.asarray(explore(state.actor, obs, explore_keys, step, obs_stats(state)))
+            if step > update_start:
+                batches = put(buffers.sample(config.batch_size, config.num_critic_updates))
+                state, metrics = update(state, batches)  # async: the envs step meanwhile
 
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(run.obs, action, reward, terminated, truncated, next_obs)
-            run.episode_return += float(reward)
-            if terminated or truncated:
-                run.end_episode()
-                run.obs, _ = env.reset()
-            else:
-                run.obs = next_obs
-            run.step = step
+            for env, run, buffer, action in zip(envs, runs, buffers.buffers, actions):
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                buffer.add(run.obs, action, reward, terminated, truncated, next_obs)
+                run.episode_return += float(reward)
+                if terminated or truncated:
+                    run.end_episode()
+                    run.obs, _ = env.reset()
+                else:
+                    run.obs = next_obs
+                run.step = step
             if config.normalize_obs and step % OBS_STATS_INTERVAL == 0:
                 # The newest buffer rows: raw observations, reset and final ones included.
-                newest = buffer.latest_obs(OBS_STATS_INTERVAL)
-                state = state.replace(obs_stats=update_stats(state.obs_stats, newest))
+                newest = put(np.stack([b.latest_obs(OBS_STATS_INTERVAL) for b in buffers.buffers]))
+                state = state.replace(obs_stats=jax.vmap(update_stats)(state.obs_stats, newest))
 
             if step % config.eval_interval == 0 or step == config.total_steps:
-                returns = evaluate(
-                    state.actor, eval_env, config.eval_episodes, config.seed + step, obs_stats(state)
-                )
-                run.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
-                run.eval_step = step
-                writer.write_eval(step, run.last_eval)
+                for i, run in enumerate(runs):
+                    returns = evaluate(
+                        seed_slice(state.actor, i), eval_envs[i], config.eval_episodes,
+                        seeds[i] + step, seed_slice(obs_stats(state), i),
+                    )  # fmt: skip
+                    run.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
+                    run.eval_step = step
+                    writer.write_eval(step, seeds[i], run.last_eval)
             if step % config.log_interval == 0 or step == config.total_steps:
                 sps = progress.rate(step)
-                row = {"steps_per_sec": sps}
-                if run.last_episode_return is not None:
-                    row["episode_return"] = run.last_episode_return
-                if metrics is not None:
-                    row.update({k: float(v) for k, v in jax.device_get(metrics).items()})
-                writer.write_train(step, row)
-                log(progress.line(step, sps, run.last_eval.get("return_mean"), row.get("alpha")))
+                host_metrics = jax.device_get(metrics) if metrics is not None else {}
+                for i, run in enumerate(runs):
+                    row = {"steps_per_sec": sps}
+                    if run.last_episode_return is not None:
+                        row["episode_return"] = run.last_episode_return
+                    row.update({k: float(v[i]) for k, v in host_metrics.items()})
+                    writer.write_train(step, seeds[i], row)
+                eval_means = [r.last_eval["return_mean"] for r in runs if "return_mean" in r.last_eval]
+                eval_mean = float(np.mean(eval_means)) if eval_means else None
+                alpha = float(np.mean(host_metrics["alpha"])) if "alpha" in host_metrics else None
+                log(progress.line(step, sps, eval_mean, alpha))
 
             if step % config.checkpoint_interval == 0 or step == config.total_steps or stop.signum:
-                ckpt.save(state, run, env, buffer)
+                host_state = jax.device_get(state)
+                for i, ckpt in enumerate(ckpts):
+                    ckpt.save(seed_slice(host_state, i), runs[i], envs[i], buffers[i])
             if stop.signum:
                 name = signal.Signals(stop.signum).name
-                log(f"Stopped by {name} at step {step}; saved a checkpoint in {ckpt.directory}. "
+                where = ckpts[0].directory if len(ckpts) == 1 else os.path.join(workdir, "seed*")
+                log(f"Stopped by {name} at step {step}; saved a checkpoint in {where}. "
                     f"To resume, run the same command with --workdir {workdir}")  # fmt: skip
                 break
         writer.close()
-    env.close()
-    eval_env.close()
+    for env in envs + eval_envs:
+        env.close()
     if stop.signum:
         raise SystemExit(128 + stop.signum)
-    return run.last_eval
+    return runs[0].last_eval

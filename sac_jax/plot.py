@@ -37,13 +37,23 @@ class Reference(NamedTuple):
     label: str
 
 
-def read_eval(run_dir: str) -> Curve:
-    """`run_dir/eval.csv` as a curve; columns `step` and `return_mean`."""
+def read_evals(run_dir: str) -> list[Curve]:
+    """`run_dir/eval.csv` as one curve per seed; columns `step`, `return_mean` and (in runs since
+    `num_seeds`) `seed`, so a multi-seed run contributes all its seeds."""
     with open(os.path.join(run_dir, "eval.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
-    return Curve(
-        np.array([int(r["step"]) for r in rows]), np.array([float(r["return_mean"]) for r in rows])
-    )
+        by_seed: dict[str | None, list[dict]] = {}
+        for r in csv.DictReader(f):
+            by_seed.setdefault(r.get("seed"), []).append(r)
+    return [
+        Curve(np.array([int(r["step"]) for r in rs]), np.array([float(r["return_mean"]) for r in rs]))
+        for rs in by_seed.values()
+    ]
+
+
+def read_eval(run_dir: str) -> Curve:
+    """The curve of a single-seed run."""
+    (curve,) = read_evals(run_dir)
+    return curve
 
 
 def read_run_config(run_dir: str) -> dict:
@@ -114,7 +124,7 @@ def plot_curves(
 def group_runs(run_dirs: Sequence[str]) -> dict[str, list[Curve]]:
     groups: dict[str, list[Curve]] = {}
     for run_dir in run_dirs:
-        groups.setdefault(run_label(run_dir), []).append(read_eval(run_dir))
+        groups.setdefault(run_label(run_dir), []).extend(read_evals(run_dir))
     return groups
 
 

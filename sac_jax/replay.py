@@ -16,16 +16,39 @@ from sac_jax.types import Batch
 _ARRAYS = ("obs", "action", "reward", "terminated", "valid")
 
 
+def _zeros(capacity: int, obs_dim: int, action_dim: int, lead=()) -> dict[str, np.ndarray]:
+    """The row arrays of a buffer (or, with lead=(N,), of N buffers), zero-filled."""
+    return {
+        "obs": np.zeros((*lead, capacity, obs_dim), np.float32),
+        "action": np.zeros((*lead, capacity, action_dim), np.float32),
+        "reward": np.zeros((*lead, capacity), np.float32),
+        "terminated": np.zeros((*lead, capacity), np.float32),
+        "valid": np.zeros((*lead, capacity), bool),
+    }
+
+
+def _transitions(rows: dict, lead: tuple, idx: np.ndarray, capacity: int) -> Batch:
+    """The transitions starting at rows `idx`; `lead` indexes the axes before the row axis."""
+    at, after = (*lead, idx), (*lead, (idx + 1) % capacity)
+    return Batch(
+        obs=rows["obs"][at],
+        action=rows["action"][at],
+        reward=rows["reward"][at],
+        next_obs=rows["obs"][after],
+        terminated=rows["terminated"][at],
+    )
+
+
 class ReplayBuffer:
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0):
+    def __init__(
+        self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0, rows: dict | None = None
+    ):
+        """`rows`: arrays to write into (one seed's views into `ReplayBuffers`); default: new zeros."""
         if capacity < 2:
             raise ValueError(f"replay capacity={capacity} is invalid: must be >= 2 rows")
         self.capacity = capacity
-        self.obs = np.zeros((capacity, obs_dim), np.float32)
-        self.action = np.zeros((capacity, action_dim), np.float32)
-        self.reward = np.zeros(capacity, np.float32)
-        self.terminated = np.zeros(capacity, np.float32)
-        self.valid = np.zeros(capacity, bool)
+        for name, array in (rows or _zeros(capacity, obs_dim, action_dim)).items():
+            setattr(self, name, array)
         self.ptr = 0  # row of the next transition's obs
         self.last_row = 0  # newest row written (the latest next observation)
         self.rows_written = 0  # rows ever touched, capped at capacity
@@ -116,11 +139,31 @@ class ReplayBuffer:
     def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
         """A Batch of shape (batch_size, ...) or, with num_batches=K, (K, batch_size, ...)."""
         shape = (batch_size,) if num_batches is None else (num_batches, batch_size)
-        idx = self.sample_indices(shape)
-        return Batch(
-            obs=self.obs[idx],
-            action=self.action[idx],
-            reward=self.reward[idx],
-            next_obs=self.obs[(idx + 1) % self.capacity],
-            terminated=self.terminated[idx],
-        )
+        rows = {name: getattr(self, name) for name in _ARRAYS}
+        return _transitions(rows, (), self.sample_indices(shape), self.capacity)
+
+
+class ReplayBuffers:
+    """One ReplayBuffer per seed, their rows stored in arrays with a leading seed axis.
+
+    Each seed's buffer keeps its own pointers and sampling RNG, so seed i stores and samples exactly
+    as it would alone (and checkpoints as a single-seed buffer); `sample` then gathers every seed's
+    batch in one NumPy indexing per field.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, seeds):
+        self.rows = _zeros(capacity, obs_dim, action_dim, lead=(len(seeds),))
+        self.buffers = [
+            ReplayBuffer(capacity, obs_dim, action_dim, seed, {k: v[i] for k, v in self.rows.items()})
+            for i, seed in enumerate(seeds)
+        ]
+        self.capacity = capacity
+
+    def __getitem__(self, i: int) -> ReplayBuffer:
+        return self.buffers[i]
+
+    def sample(self, batch_size: int, num_batches: int) -> Batch:
+        """A Batch shaped (num_seeds, num_batches, batch_size, ...)."""
+        idx = np.stack([b.sample_indices((num_batches, batch_size)) for b in self.buffers])
+        seed = np.arange(len(self.buffers))[:, None, None]
+        return _transitions(self.rows, (seed,), idx, self.capacity)

@@ -44,28 +44,32 @@ class CsvWriter:
 
 
 class RunWriter:
-    """train.csv, eval.csv and TensorBoard event files in one workdir.
+    """train.csv, eval.csv and TensorBoard event files in one workdir; one row per seed.
 
     `resume_step`: the step a resumed run continues from. Rows and events logged after it (by the
     run that stopped later than its last checkpoint) are dropped, so no step is logged twice.
+    `multi_seed`: TensorBoard tags get a `/seedS` suffix, so each seed is its own curve.
     """
 
-    def __init__(self, workdir: str, resume_step: int = 0):
+    def __init__(self, workdir: str, resume_step: int = 0, multi_seed: bool = False):
         self.train = CsvWriter(os.path.join(workdir, "train.csv"))
         self.eval = CsvWriter(os.path.join(workdir, "eval.csv"))
         for csv_writer in (self.train, self.eval):
             csv_writer.truncate(resume_step)
         self.tb = SummaryWriter(workdir, purge_step=resume_step + 1)
+        self.multi_seed = multi_seed
 
-    def write_train(self, step: int, scalars: dict) -> None:
-        self.train.write({"step": step, **scalars})
+    def _write(self, group: str, csv_writer: CsvWriter, step: int, seed: int, scalars: dict):
+        csv_writer.write({"step": step, "seed": seed, **scalars})
+        suffix = f"/seed{seed}" if self.multi_seed else ""
         for k, v in scalars.items():
-            self.tb.add_scalar(f"train/{k}", v, step)
+            self.tb.add_scalar(f"{group}/{k}{suffix}", v, step)
 
-    def write_eval(self, step: int, scalars: dict) -> None:
-        self.eval.write({"step": step, **scalars})
-        for k, v in scalars.items():
-            self.tb.add_scalar(f"eval/{k}", v, step)
+    def write_train(self, step: int, seed: int, scalars: dict) -> None:
+        self._write("train", self.train, step, seed, scalars)
+
+    def write_eval(self, step: int, seed: int, scalars: dict) -> None:
+        self._write("eval", self.eval, step, seed, scalars)
 
     def close(self) -> None:
         self.tb.close()

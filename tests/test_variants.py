@@ -24,7 +24,8 @@ from sac_jax import (
     update_step,
     validate,
 )
-from sac_jax.loop import train
+from sac_jax.loop import train, vmap_seeds
+from sac_jax.sharding import seed_sharding
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
 
@@ -363,7 +364,8 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
     steps = make_update_steps()
     result = train(config, str(tmp_path), quiet=True, update_fn=steps)
     assert np.isfinite(result["return_mean"])
-    assert steps._cache_size() == 1  # the run compiled its update once
+    update = vmap_seeds(steps, seed_sharding(1))
+    assert update._cache_size() == 1  # the run compiled its (seed-vmapped) update once
     assert os.path.exists(tmp_path / "eval.csv")
 
 

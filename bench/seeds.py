@@ -1,0 +1,104 @@
+"""Aggregate env steps/s and peak memory: N seeds in one process vs N concurrent processes.
+
+    PYTHONPATH=. python bench/seeds.py --env Pendulum-v1 --seeds 1 4 8 [--steps 2000]
+
+Every measurement is a fresh subprocess (`--child`), so each has its own peak RSS and compile.
+The rate is loop steps/s over the update phase (after learning_starts, first interval dropped as
+compile time, last interval dropped as it holds the final evaluation); aggregate = seeds x rate.
+Prints a Markdown table with the date, the CPU and the load (`uptime`) before and after.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+LOG_INTERVAL = 250
+
+
+def bench_config(env_id: str, steps: int, num_seeds: int, seed: int):
+    from sac_jax.config import default_config
+
+    c = default_config()  # SAC's own sizes: 256x256 MLPs, batch 256
+    c.env_id, c.seed, c.num_seeds = env_id, seed, num_seeds
+    c.total_steps, c.learning_starts, c.log_interval = steps, steps // 4, LOG_INTERVAL
+    c.eval_interval, c.eval_episodes = steps, 1
+    c.checkpoint_interval, c.checkpoint_buffer = steps, False
+    return c
+
+
+def child(env_id: str, steps: int, num_seeds: int, seed: int) -> None:
+    from sac_jax.loop import train
+
+    config = bench_config(env_id, steps, num_seeds, seed)
+    with tempfile.TemporaryDirectory() as workdir:
+        train(config, workdir, quiet=True)
+        with open(os.path.join(workdir, "train.csv"), newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["seed"] == str(seed)]
+    first, last = config.learning_starts + 2 * LOG_INTERVAL, steps - LOG_INTERVAL
+    rates = [float(r["steps_per_sec"]) for r in rows if first <= int(r["step"]) <= last]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(json.dumps({"rate": sum(rates) / len(rates), "rss_mb": rss_mb}))
+
+
+def launch(env_id: str, steps: int, num_seeds: int, seed: int) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--child", "--env", env_id, "--steps", str(steps),
+           "--seeds", str(num_seeds), "--seed", str(seed)]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def results(procs) -> list[dict]:
+    outs = [p.communicate()[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise SystemExit(f"a benchmark child failed: {outs}")
+    return [json.loads(out.strip().splitlines()[-1]) for out in outs]
+
+
+def cpu_name() -> str:
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return f"{names[0]} x {len(names)} logical CPUs" if names else platform.processor()
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="Pendulum-v1")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 8])
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args.env, args.steps, args.seeds[0], args.seed)
+
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_name()}, {args.env}, "
+          f"{args.steps} steps (updates after {args.steps // 4})\n\nbefore: {uptime()}\n")  # fmt: skip
+    print("| seeds | how | aggregate env steps/s | vs 1 seed | peak RSS (MB, summed) |")
+    print("|---|---|---|---|---|")
+    base = None
+    for n in args.seeds:
+        runs = {"one process": [launch(args.env, args.steps, n, 0)]}
+        runs["one process"] = results(runs["one process"])
+        if n > 1:
+            runs[f"{n} processes"] = results([launch(args.env, args.steps, 1, s) for s in range(n)])
+        for how, rs in runs.items():
+            seeds_each = n if how == "one process" else 1
+            agg = sum(r["rate"] * seeds_each for r in rs)
+            base = base or agg
+            rss = sum(r["rss_mb"] for r in rs)
+            print(f"| {n} | {how} | {agg:,.0f} | {agg / base:.2f}x | {rss:,.0f} |", flush=True)
+    print(f"\nafter: {uptime()}")
+
+
+if __name__ == "__main__":
+    main()

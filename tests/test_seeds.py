@@ -1,0 +1,136 @@
+"""Many seeds in one process: each seed equals its single-seed run; sharded equals unsharded;
+logs carry the seed; a multi-seed run resumes exactly from its per-seed checkpoints."""
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from sac_jax import loop
+from sac_jax.checkpointing import CheckpointError
+from sac_jax.config import validate
+from sac_jax.plot import group_runs
+from sac_jax.plot import main as plot_main
+from sac_jax.replay import ReplayBuffer, ReplayBuffers
+from sac_jax.sharding import seed_sharding
+from tests.test_checkpointing import REPO, SUBPROCESS_ENV, assert_trees_identical, restore, small_config
+
+
+def read_rows(workdir, name):
+    with open(os.path.join(workdir, name), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_trees_close(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+
+
+def test_seed_buffers_store_and_sample_as_each_seed_alone():
+    """Per-seed views into one seed-axis array: same rows, same draws as separate buffers."""
+    rng = np.random.default_rng(0)
+    buffers = ReplayBuffers(50, 3, 2, seeds=[5, 6])  # small: wraps around, episodes of any length
+    alone = [ReplayBuffer(50, 3, 2, seed=s) for s in (5, 6)]
+    for _ in range(120):
+        for i in range(2):
+            obs, action, next_obs = rng.normal(size=3), rng.normal(size=2), rng.normal(size=3)
+            reward, terminated, truncated = rng.normal(), rng.random() < 0.05, rng.random() < 0.05
+            for b in (buffers[i], alone[i]):
+                b.add(obs, action, reward, terminated, truncated, next_obs)
+    batch = buffers.sample(8, 3)
+    assert batch.obs.shape == (2, 3, 8, 3)
+    for i in range(2):
+        for got, want in zip(batch, alone[i].sample(8, 3), strict=True):
+            np.testing.assert_array_equal(got[i], want)
+
+
+@pytest.fixture(scope="module")
+def two_seeds(tmp_path_factory):
+    """Seeds 3 and 4 in one process, 300 steps (updates from step 100), checkpoints at 150 and 300."""
+    workdir = str(tmp_path_factory.mktemp("two_seeds"))
+    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    return workdir
+
+
+def test_each_seed_matches_its_single_seed_run(two_seeds, tmp_path):
+    """Same init, warm-up actions, exploration keys, env and buffer sampling as seed 4 alone.
+
+    Not bit-identical: the vmapped matmuls of 2 seeds may round differently from those of 1.
+    """
+    alone = str(tmp_path / "alone")
+    loop.train(small_config(seed=4), alone, quiet=True)
+    seed4 = small_config(seed=4)
+    assert_trees_close(restore(os.path.join(two_seeds, "seed4"), seed4)[1], restore(alone, seed4)[1])
+    multi = [r for r in read_rows(two_seeds, "eval.csv") if r["seed"] == "4"]
+    single = read_rows(alone, "eval.csv")
+    assert [r["step"] for r in multi] == [r["step"] for r in single] == ["100", "200", "300"]
+    np.testing.assert_allclose(
+        [float(r["return_mean"]) for r in multi], [float(r["return_mean"]) for r in single], rtol=1e-5
+    )
+
+
+def test_logs_have_one_row_per_seed_per_interval(two_seeds):
+    trains = read_rows(two_seeds, "train.csv")
+    steps_seeds = [(r["step"], r["seed"]) for r in trains[:4]]
+    assert steps_seeds == [("50", "3"), ("50", "4"), ("100", "3"), ("100", "4")]
+    assert len(trains) == 12 and "critic_loss" in trains[-1]
+    evals = read_rows(two_seeds, "eval.csv")
+    assert [r["seed"] for r in evals] == ["3", "4"] * 3
+    assert evals[-1]["return_mean"] != evals[-2]["return_mean"]  # independent seeds
+
+
+def test_plot_draws_the_seeds_of_one_run_as_mean_and_spread(two_seeds, tmp_path):
+    (curves,) = group_runs([two_seeds]).values()
+    assert len(curves) == 2 and list(curves[0].steps) == [100, 200, 300]
+    plot_main([two_seeds, "--out", str(tmp_path / "curve.png")])
+    assert os.path.getsize(tmp_path / "curve.png") > 0
+
+
+def test_multi_seed_run_resumes_exactly(two_seeds, tmp_path):
+    workdir = str(tmp_path)
+    loop.train(small_config(seed=3, num_seeds=2, total_steps=150), workdir, quiet=True)
+    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    for seed in (3, 4):
+        config = small_config(seed=seed)
+        saved = [restore(os.path.join(w, f"seed{seed}"), config)[1] for w in (two_seeds, workdir)]
+        assert_trees_identical(*saved)
+
+
+def test_other_num_seeds_on_a_workdir_is_an_error(two_seeds):
+    for seed, num_seeds in ((3, 1), (3, 3)):
+        with pytest.raises(CheckpointError, match="use the num_seeds and seed|num_seeds=1"):
+            loop.train(small_config(seed=seed, num_seeds=num_seeds), two_seeds, quiet=True)
+
+
+def test_num_seeds_is_validated():
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="num_seeds"):
+            validate(small_config(num_seeds=bad))
+    with pytest.raises(ValueError, match="num_seeds=3 is invalid: with 2 devices"):
+        seed_sharding(3, devices=jax.devices() * 2)
+
+
+def test_two_seeds_sharded_over_two_host_devices_match_unsharded(two_seeds, tmp_path):
+    workdir = str(tmp_path / "sharded")
+    script = textwrap.dedent(f"""
+        import jax
+        from sac_jax import loop
+        from tests.test_checkpointing import small_config
+        assert jax.device_count() == 2, jax.devices()
+        loop.train(small_config(seed=3, num_seeds=2), {workdir!r})
+    """)
+    env = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "seeds 3..4 on 2 device(s)" in out.stdout
+    for seed in (3, 4):
+        config = small_config(seed=seed)
+        sharded = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
+        assert_trees_close(sharded, restore(os.path.join(two_seeds, f"seed{seed}"), config)[1])
