@@ -8,6 +8,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from sac_jax.checkpointing import CheckpointError, WorkdirLockedError
+from sac_jax.config import ConfigError
 from sac_jax.loop import default_workdir, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_config=True)
@@ -31,7 +32,7 @@ def main(argv):
     workdir = _WORKDIR.value or default_workdir(config)
     try:
         train(config, workdir)
-    except (CheckpointError, WorkdirLockedError) as e:
+    except (ConfigError, CheckpointError, WorkdirLockedError) as e:
         sys.exit(f"error: {e}")
 
 

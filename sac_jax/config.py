@@ -80,8 +80,12 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
+class ConfigError(ValueError):
+    """A config value (or the env it names) that this run cannot use; the message names the field."""
+
+
 def _fail(field: str, value, allowed: str):
-    raise ValueError(f"config.{field}={value!r} is invalid: {allowed}")
+    raise ConfigError(f"config.{field}={value!r} is invalid: {allowed}")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -89,7 +93,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     known = set(default_config().keys())
     unknown = sorted(set(config.keys()) - known)
     if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
+        raise ConfigError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
     positive_ints = (
         "num_seeds", "total_steps", "eval_interval", "eval_episodes", "log_interval",
         "checkpoint_interval", "keep_checkpoints",

@@ -8,6 +8,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from sac_jax.config import ConfigError
+
 SEED_AXIS = "seed"
 
 
@@ -15,7 +17,7 @@ def seed_sharding(num_seeds: int, devices=None) -> NamedSharding:
     """Leading axis split over `devices` (default: all of them); one device is the trivial case."""
     devices = jax.devices() if devices is None else list(devices)
     if num_seeds % len(devices):
-        raise ValueError(
+        raise ConfigError(
             f"config.num_seeds={num_seeds} is invalid: with {len(devices)} devices it must be a "
             f"multiple of {len(devices)}, so that every device holds the same number of seeds"
         )
