@@ -6,15 +6,10 @@ Timings live in `bench/speed.py`, never here.
 import jax
 import numpy as np
 
-from sac_jax import Batch, create_state, default_config, select_action, update_step, update_steps
+from sac_jax import Batch, create_state, select_action, update_step, update_steps
+from tests.tiny import tiny_config as small_config
 
 OBS_DIM, ACTION_DIM, BATCH, K = 5, 2, 16, 4
-
-
-def small_config():
-    c = default_config()
-    c.hidden_dims = (32, 32)
-    return c
 
 
 def random_batches(k: int, seed: int = 0) -> Batch:
@@ -52,24 +47,30 @@ def test_fused_updates_equal_single_updates():
         np.testing.assert_allclose(single_metrics[name], fused_metrics[name], rtol=1e-5, atol=1e-6)
 
 
-def test_update_steps_compiles_once_across_calls():
+def test_update_steps_compiles_once_across_calls(compile_counter):
     state = create_state(small_config(), OBS_DIM, ACTION_DIM)
-    before = update_steps._cache_size()
-    for seed in range(3):
-        state, _ = update_steps(state, random_batches(K, seed))
-    assert update_steps._cache_size() == before + 1
+    state, _ = update_steps(state, random_batches(K, 0))
+    with compile_counter as compiles:
+        for seed in range(1, 4):
+            state, _ = update_steps(state, random_batches(K, seed))
+    assert compiles.count == 0
 
 
-def test_action_selection_compiles_once_across_many_calls():
+def test_action_selection_compiles_once_across_many_calls(compile_counter):
     """Fresh and updated actors, new observations and keys: one compile per path (sample, mean)."""
     state = create_state(small_config(), OBS_DIM, ACTION_DIM)
     rng = np.random.default_rng(0)
-    before = select_action._cache_size()
-    for step in range(20):
-        obs = rng.standard_normal(OBS_DIM).astype(np.float32)
-        action = select_action(state.actor, obs, jax.random.PRNGKey(step))
-        assert action.shape == (ACTION_DIM,) and bool(np.all(np.abs(action) <= 1.0))
-        select_action(state.actor, obs)  # deterministic evaluation action
-        if step % 5 == 4:
-            state, _ = update_steps(state, random_batches(1, step))
-    assert select_action._cache_size() == before + 2
+    obs = rng.standard_normal(OBS_DIM).astype(np.float32)
+    select_action(state.actor, obs, jax.random.PRNGKey(0))
+    select_action(state.actor, obs)
+    state, _ = update_steps(state, random_batches(1, 99))  # compiles the K=1 update itself
+    with compile_counter as compiles:
+        for step in range(20):
+            obs = rng.standard_normal(OBS_DIM).astype(np.float32)
+            action = select_action(state.actor, obs, jax.random.PRNGKey(step))
+            assert action.shape == (ACTION_DIM,) and bool(np.all(np.abs(action) <= 1.0))
+            greedy = select_action(state.actor, obs)  # deterministic evaluation action
+            np.testing.assert_array_equal(greedy, select_action(state.actor, obs))
+            if step % 5 == 4:
+                state, _ = update_steps(state, random_batches(1, step))
+    assert compiles.count == 0

@@ -8,7 +8,6 @@ import pytest
 from sac_jax import (
     Batch,
     create_state,
-    select_action,
     update_actor,
     update_critic,
     update_step,
@@ -72,18 +71,6 @@ def test_update_step_compiles_once_per_run(state, compile_counter):
         for i in range(1, 6):
             state, _ = update_step(state, make_batch(i))
     assert compiles.count == 0
-
-
-def test_select_action_compiles_once_and_stays_in_bounds(state, compile_counter):
-    obs = np.zeros(OBS_DIM, np.float32)
-    select_action(state.actor, obs, jax.random.PRNGKey(0))
-    with compile_counter as compiles:
-        for i in range(5):
-            a = select_action(state.actor, obs + i, jax.random.PRNGKey(i))
-            assert a.shape == (ACTION_DIM,) and np.all(np.abs(np.asarray(a)) <= 1.0)
-    assert compiles.count == 0
-    det = select_action(state.actor, obs)
-    np.testing.assert_array_equal(det, select_action(state.actor, obs))
 
 
 def test_update_order_critic_actor_temperature_target(state):
