@@ -13,7 +13,7 @@ from sac_jax.losses import (
 from sac_jax.normalization import RunningStats, normalize, update_stats
 from sac_jax.policy import Policy, load_policy
 from sac_jax.replay import ReplayBuffer
-from sac_jax.state import SACHParams, SACState, create_state
+from sac_jax.state import SACHParams, SACScalars, SACState, create_state
 from sac_jax.types import Batch
 from sac_jax.update import (
     make_update_steps,
@@ -35,6 +35,7 @@ __all__ = [
     "ReplayBuffer",
     "RunningStats",
     "SACHParams",
+    "SACScalars",
     "SACState",
     "actor_loss",
     "backup_value",

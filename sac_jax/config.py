@@ -11,12 +11,29 @@ from ml_collections import config_dict
 from sac_jax.networks import ACTIVATIONS
 from sac_jax.optim import SCHEDULES
 
+# Numeric hyperparameters held as leaves of the train state (learning rates in the optimizer states,
+# the rest in `SACState.scalars`): each may be given a list of values, and one process trains the
+# cross product of all such lists with the seeds (docs/scaling.md).
+SWEEPABLE = (
+    "actor_lr", "critic_lr", "alpha_lr", "init_alpha", "gamma", "tau", "target_entropy",
+    "reward_scale",
+)  # fmt: skip
+
 CHOICES = {
     "backup": ("min", "mean", "doubleq", "redq"),
     "actor_gradient": ("reparametrize", "reinforce"),
     "target_update": ("soft", "hard"),
     "lr_schedule": SCHEDULES,
 }
+
+
+def _sweepable(value):
+    """A numeric field that also accepts a list of values: `--config.tau="[0.005,0.01]"`."""
+    return config_dict.FieldReference(value, field_type=object)
+
+
+def is_sweep(value) -> bool:
+    return isinstance(value, (list, tuple))
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -44,11 +61,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.num_critic_updates = 1  # critic gradient steps per env step
     c.actor_update_period = 1  # actor (and temperature) step every this many critic steps
     # SAC.
-    c.gamma = 0.99
-    c.reward_scale = 1.0  # r -> reward_scale * r in the backup (SAC paper v1's reward scale)
+    c.gamma = _sweepable(0.99)
+    c.reward_scale = _sweepable(1.0)  # r -> reward_scale * r in the backup (SAC paper v1's reward scale)
     c.learn_alpha = True  # False keeps alpha fixed at init_alpha
-    c.init_alpha = 1.0
-    c.target_entropy = config_dict.placeholder(float)  # None -> -action_dim
+    c.init_alpha = _sweepable(1.0)
+    c.target_entropy = _sweepable(None)  # None -> -action_dim
     c.backup_entropy = True  # False: drop -alpha * log pi from the backup (eq. 3)
     c.actor_entropy = True  # False: drop alpha * log pi from the actor loss (eq. 7)
     # Critic ensemble and backup (see sac_jax.losses.backup_value).
@@ -57,15 +74,15 @@ def default_config() -> ml_collections.ConfigDict:
     c.redq_subset = 2  # backup=redq: min over a fresh random subset of this many critics
     # Target critic.
     c.target_update = "soft"  # soft: Polyak with tau every update | hard: copy every period updates
-    c.tau = 0.005
+    c.tau = _sweepable(0.005)
     c.target_update_period = 1  # target_update=hard: copy after every this many critic updates
     # Actor gradient.
     c.actor_gradient = "reparametrize"  # reparametrize (eq. 11) | reinforce (score function)
     c.num_actor_samples = 1  # actions sampled per state in the actor loss
     # Optimizers: Adam per network; schedules decay over each network's updates in the run.
-    c.actor_lr = 3e-4
-    c.critic_lr = 3e-4
-    c.alpha_lr = 3e-4
+    c.actor_lr = _sweepable(3e-4)
+    c.critic_lr = _sweepable(3e-4)
+    c.alpha_lr = _sweepable(3e-4)
     c.lr_schedule = "constant"  # constant | linear (to 0) | cosine (to 0)
     c.max_grad_norm = config_dict.placeholder(float)  # None: no clipping; else global-norm clip
     # Networks.
@@ -112,10 +129,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("learning_starts", config.learning_starts, "must be >= 1 (the first batch needs data)")
     if config.batch_size > config.buffer_size:
         _fail("batch_size", config.batch_size, f"must be <= buffer_size ({config.buffer_size})")
-    if not 0.0 < config.tau <= 1.0:
-        _fail("tau", config.tau, "must be in (0, 1]")
-    if not 0.0 <= config.gamma < 1.0:
-        _fail("gamma", config.gamma, "must be in [0, 1)")
+    _validate_sweepable(config)
     for field, allowed in CHOICES.items():
         if config[field] not in allowed:
             _fail(field, config[field], f"must be one of {list(allowed)}")
@@ -125,12 +139,35 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("redq_subset", config.redq_subset, f"must be <= num_critics ({config.num_critics})")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0.0:
         _fail("max_grad_norm", config.max_grad_norm, "must be None (no clipping) or > 0")
-    for field in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "reward_scale"):
-        if not config[field] > 0.0:
-            _fail(field, config[field], "must be > 0")
     if not config.hidden_dims or any(int(w) <= 0 for w in config.hidden_dims):
         _fail("hidden_dims", config.hidden_dims, "must be a non-empty sequence of positive widths")
     if config.activation not in ACTIVATIONS:
         _fail("activation", config.activation, f"must be one of {sorted(ACTIVATIONS)}")
     if not config.log_std_min < config.log_std_max:
         _fail("log_std_min", config.log_std_min, f"must be < log_std_max ({config.log_std_max})")
+
+
+_SWEEPABLE_RANGES = {
+    "gamma": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
+    "tau": (lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    "target_entropy": (lambda v: True, "must be a number or None (-action_dim)"),
+    **{f: (lambda v: v > 0.0, "must be > 0")
+       for f in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "reward_scale")},
+}  # fmt: skip
+
+
+def _validate_sweepable(config: ml_collections.ConfigDict) -> None:
+    """Each SWEEPABLE field: a number (None too for target_entropy), or a non-empty list of
+    distinct such values, each in the field's range."""
+    for field in SWEEPABLE:
+        value = config[field]
+        in_range, allowed = _SWEEPABLE_RANGES[field]
+        if is_sweep(value) and (not value or len(set(value)) != len(value)):
+            _fail(field, value, "a sweep must be a non-empty list of distinct values")
+        for v in value if is_sweep(value) else [value]:
+            if v is None and field == "target_entropy" and not is_sweep(value):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                _fail(field, value, f"must be a number or a list of numbers; {allowed}")
+            if not in_range(v):
+                _fail(field, value, allowed if not is_sweep(value) else f"every value {allowed}")

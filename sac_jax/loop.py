@@ -32,6 +32,7 @@ from sac_jax.checkpointing import (
 from sac_jax.envs import env_dims, make_env
 from sac_jax.normalization import update_stats
 from sac_jax.replay import ReplayBuffers
+from sac_jax.runs import Run, expand_runs, run_config, stacked_values, swept_fields
 from sac_jax.sharding import seed_sharding, seed_slice, stack_seeds
 from sac_jax.state import create_state
 from sac_jax.update import select_action, update_steps
@@ -77,52 +78,47 @@ def vmap_seeds(update_fn, sharding):
 
 def default_workdir(config: ml_collections.ConfigDict) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    seeds = f"seed{config.seed}" if config.num_seeds == 1 else f"seeds{config.seed}-{last_seed(config)}"
-    return os.path.join("runs", f"{config.env_id}_{seeds}_{stamp}")
+    last = config.seed + config.num_seeds - 1
+    name = f"seed{config.seed}" if config.num_seeds == 1 else f"seeds{config.seed}-{last}"
+    fields = swept_fields(config)
+    if fields:
+        name = f"sweep-{'-'.join(fields)}_{name}"
+    return os.path.join("runs", f"{config.env_id}_{name}_{stamp}")
 
 
-def last_seed(config: ml_collections.ConfigDict) -> int:
-    return config.seed + config.num_seeds - 1
-
-
-def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
-    """The single-seed run that `seed` is within a multi-seed run: what its checkpoint records."""
-    single = config.copy_and_resolve_references()
-    single.seed, single.num_seeds = seed, 1
-    return single
-
-
-def checkpointers(stack: contextlib.ExitStack, workdir: str, config) -> list[Checkpointer]:
-    """One Checkpointer per seed: WORKDIR/checkpoints/ for one seed, else WORKDIR/seedS/checkpoints/
-    (each a single-seed checkpoint, usable by evaluate and load_policy as it is)."""
+def checkpointers(
+    stack: contextlib.ExitStack, workdir: str, config, runs: list[Run]
+) -> list[Checkpointer]:
+    """One Checkpointer per run: WORKDIR/checkpoints/ for a single run, else
+    WORKDIR/RUN_NAME/checkpoints/ (e.g. seed3/, or tau=0.01,seed3/ in a sweep), each a single-run
+    checkpoint usable by evaluate and load_policy as it is."""
     single = os.path.isdir(checkpoint_dir(workdir))
-    multi = glob.glob(os.path.join(workdir, "seed*", "checkpoints"))
-    if (config.num_seeds == 1 and multi and not single) or (config.num_seeds > 1 and single):
+    multi = glob.glob(os.path.join(workdir, "*seed*", "checkpoints"))
+    if (len(runs) == 1 and multi and not single) or (len(runs) > 1 and single):
         raise CheckpointError(
-            f"workdir {workdir!r} holds checkpoints of a {'multi' if multi else 'single'}-seed run, "
-            f"and this run has num_seeds={config.num_seeds}; use the run's own num_seeds and seed, "
-            "or another --workdir"
+            f"workdir {workdir!r} holds checkpoints of a {'multi' if multi else 'single'}-run "
+            f"workdir, and this config trains {len(runs)} run(s); use the run's own num_seeds, seed "
+            "and sweep, or another --workdir"
         )
-    if config.num_seeds == 1:
+    if len(runs) == 1:
         return [stack.enter_context(Checkpointer(workdir, config))]
-    seeds = range(config.seed, last_seed(config) + 1)
     return [
-        stack.enter_context(Checkpointer(os.path.join(workdir, f"seed{s}"), seed_config(config, s)))
-        for s in seeds
+        stack.enter_context(Checkpointer(os.path.join(workdir, run.name), run_config(config, run)))
+        for run in runs
     ]
 
 
 def restore_or_init(ckpts, state, runs, envs, buffers):
-    """Every seed from the newest checkpoint step that all seeds have (a run killed between two
-    seeds' saves continues from the step before), or all fresh when no seed has one."""
+    """Every run from the newest checkpoint step that all runs have (a process killed between two
+    runs' saves continues from the step before), or all fresh when no run has one."""
     latest = [c.latest_step() for c in ckpts]
     if all(step is None for step in latest):
         return state, runs
     if None in latest:
         missing = [c.directory for c, step in zip(ckpts, latest) if step is None]
         raise CheckpointError(
-            f"some seeds of this run have checkpoints but {missing} has none; use the num_seeds and "
-            "seed the run was started with, or another --workdir"
+            f"some runs in this workdir have checkpoints but {missing} has none; use the num_seeds, "
+            "seed and sweep the runs were started with, or another --workdir"
         )
     step = min(latest)
     states, runs = zip(*(
@@ -140,22 +136,25 @@ def train(
 
     `update_fn(state, batches) -> (state, metrics)` consumes one seed's batches shaped
     (num_critic_updates, batch_size, ...); pass `sac_jax.make_update_steps(my_step)` for a variant.
-    The loop vmaps it over the seeds.
+    The loop vmaps it over the runs (seeds times sweep points, `sac_jax.runs`).
 
     If `workdir` holds checkpoints, training continues from the latest one (see
     docs/checkpoints.md). On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
     """
     config_lib.validate(config)
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
-    seeds = list(range(config.seed, last_seed(config) + 1))
-    sharding = seed_sharding(len(seeds))
+    specs = expand_runs(config)
+    seeds = [spec.seed for spec in specs]
+    sharding = seed_sharding(len(specs))
     put = lambda tree: jax.device_put(tree, sharding)  # noqa: E731
 
     envs = [make_env(config.env_id, s) for s in seeds]
     eval_envs = [make_env(config.env_id, s + 1) for s in seeds]
     obs_dim, action_dim = env_dims(envs[0])
     keys = np.stack([jax.random.PRNGKey(s) for s in seeds])
-    state = jax.vmap(lambda key: create_state(config, obs_dim, action_dim, key))(keys)
+    state = jax.vmap(lambda key, values: create_state(config, obs_dim, action_dim, key, values))(
+        keys, stacked_values(specs)
+    )
     buffers = ReplayBuffers(config.buffer_size, obs_dim, action_dim, seeds)
     runs = [
         LoopState(
@@ -175,17 +174,19 @@ def train(
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(WorkdirLock(workdir))
-        ckpts = checkpointers(stack, workdir, config)
+        ckpts = checkpointers(stack, workdir, config, specs)
         stop = stack.enter_context(StopRequest())
         state, runs = restore_or_init(ckpts, state, runs, envs, buffers)
         state = put(state)
         start = runs[0].step
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
-        writer = RunWriter(workdir, resume_step=start, multi_seed=len(seeds) > 1)
+        writer = RunWriter(workdir, resume_step=start, multi_run=len(specs) > 1)
         progress = Progress(config.total_steps, start_step=start)
         log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), "
-            + (f"seed {config.seed}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}")
+            + (f"seed {config.seed}" if len(specs) == 1 else
+               f"{len(specs)} runs (seeds {min(seeds)}..{max(seeds)}"
+               + "".join(f", {f} in {config[f]}" for f in swept_fields(config)) + ")")
             + f" on {sharding.mesh.size} device(s), {config.total_steps} steps, workdir {workdir}"
             + (f", resumed at step {start}" if start else ""))  # fmt: skip
 
@@ -230,7 +231,7 @@ def train(
                     )  # fmt: skip
                     run.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
                     run.eval_step = step
-                    writer.write_eval(step, seeds[i], run.last_eval)
+                    writer.write_eval(step, specs[i], run.last_eval)
             if step % config.log_interval == 0 or step == config.total_steps:
                 sps = progress.rate(step)
                 host_metrics = jax.device_get(metrics) if metrics is not None else {}
@@ -239,7 +240,7 @@ def train(
                     if run.last_episode_return is not None:
                         row["episode_return"] = run.last_episode_return
                     row.update({k: float(v[i]) for k, v in host_metrics.items()})
-                    writer.write_train(step, seeds[i], row)
+                    writer.write_train(step, specs[i], row)
                 eval_means = [r.last_eval["return_mean"] for r in runs if "return_mean" in r.last_eval]
                 eval_mean = float(np.mean(eval_means)) if eval_means else None
                 alpha = float(np.mean(host_metrics["alpha"])) if "alpha" in host_metrics else None
@@ -251,7 +252,7 @@ def train(
                     ckpt.save(seed_slice(host_state, i), runs[i], envs[i], buffers[i])
             if stop.signum:
                 name = signal.Signals(stop.signum).name
-                where = ckpts[0].directory if len(ckpts) == 1 else os.path.join(workdir, "seed*")
+                where = ckpts[0].directory if len(ckpts) == 1 else os.path.join(workdir, "*seed*")
                 log(f"Stopped by {name} at step {step}; saved a checkpoint in {where}. "
                     f"To resume, run the same command with --workdir {workdir}")  # fmt: skip
                 break

@@ -53,7 +53,8 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
     if hp.backup_entropy:
         next_v = next_v - state.alpha * next_log_prob
-    y = hp.reward_scale * batch.reward + hp.gamma * (1.0 - batch.terminated) * next_v
+    c = state.scalars
+    y = c.reward_scale * batch.reward + c.gamma * (1.0 - batch.terminated) * next_v
     return jax.lax.stop_gradient(y)
 
 
@@ -114,7 +115,7 @@ def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
     return loss, {"actor_loss": objective.mean(), "entropy": -log_prob.mean()}
 
 
-def temperature_loss(temperature_params, entropy: jax.Array, target_entropy: float):
+def temperature_loss(temperature_params, entropy: jax.Array, target_entropy: jax.Array):
     """J(alpha) (eq. 18) in log-alpha: log_alpha * (H - target_entropy), H = -E[log pi].
 
     `entropy` is a constant (stop_gradient), so this loss never sends gradients to the actor.
@@ -125,7 +126,7 @@ def temperature_loss(temperature_params, entropy: jax.Array, target_entropy: flo
     return loss, {"alpha_loss": loss}
 
 
-def polyak_update(params, target_params, tau: float):
+def polyak_update(params, target_params, tau: jax.Array):
     """Soft target update: target <- tau * params + (1 - tau) * target, leaf by leaf."""
     return jax.tree.map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
 

@@ -3,7 +3,7 @@
     python -m sac_jax.plot RUN_DIR [RUN_DIR ...] --out FILE.png [--reference STEP:VALUE:LABEL ...]
 
 Runs are grouped by the `env_id` in their `config.json` (written by `sac_jax.loop.train`), so the
-seeds of one task become one curve. The benchmark draws its per-env figures with `plot_curves`.
+seeds of one task become one curve; a sweep's points are separate curves. The benchmark draws its per-env figures with `plot_curves`.
 """
 
 import argparse
@@ -37,22 +37,30 @@ class Reference(NamedTuple):
     label: str
 
 
-def read_evals(run_dir: str) -> list[Curve]:
-    """`run_dir/eval.csv` as one curve per seed; columns `step`, `return_mean` and (in runs since
-    `num_seeds`) `seed`, so a multi-seed run contributes all its seeds."""
+RESULT_COLUMNS = ("step", "seed", "return_mean", "return_std")
+
+
+def read_evals(run_dir: str) -> dict[str, list[Curve]]:
+    """`run_dir/eval.csv` as curves by sweep point, one curve per seed. Rows are tagged with `seed`
+    (in runs since `num_seeds`) and the swept fields' values (`sac_jax.runs.Run.tags`); a point's
+    label is e.g. `tau=0.01`, and "" without a sweep."""
     with open(os.path.join(run_dir, "eval.csv"), newline="") as f:
-        by_seed: dict[str | None, list[dict]] = {}
-        for r in csv.DictReader(f):
-            by_seed.setdefault(r.get("seed"), []).append(r)
-    return [
-        Curve(np.array([int(r["step"]) for r in rs]), np.array([float(r["return_mean"]) for r in rs]))
-        for rs in by_seed.values()
-    ]
+        rows = list(csv.DictReader(f))
+    swept = [k for k in (rows[0] if rows else {}) if k not in RESULT_COLUMNS]
+    by_run: dict[tuple, list[dict]] = {}
+    for r in rows:
+        by_run.setdefault((tuple(r[k] for k in swept), r.get("seed")), []).append(r)
+    points: dict[str, list[Curve]] = {}
+    for (point, _), rs in by_run.items():
+        label = ",".join(f"{k}={v}" for k, v in zip(swept, point))
+        steps = np.array([int(r["step"]) for r in rs])
+        points.setdefault(label, []).append(Curve(steps, np.array([float(r["return_mean"]) for r in rs])))
+    return points
 
 
 def read_eval(run_dir: str) -> Curve:
-    """The curve of a single-seed run."""
-    (curve,) = read_evals(run_dir)
+    """The curve of a single run."""
+    ((curve,),) = read_evals(run_dir).values()
     return curve
 
 
@@ -122,9 +130,12 @@ def plot_curves(
 
 
 def group_runs(run_dirs: Sequence[str]) -> dict[str, list[Curve]]:
+    """Curves by task (and by sweep point within a sweep): the seeds of each become one line."""
     groups: dict[str, list[Curve]] = {}
     for run_dir in run_dirs:
-        groups.setdefault(run_label(run_dir), []).extend(read_evals(run_dir))
+        for point, curves in read_evals(run_dir).items():
+            label = f"{run_label(run_dir)} {point}" if point else run_label(run_dir)
+            groups.setdefault(label, []).extend(curves)
     return groups
 
 

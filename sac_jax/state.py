@@ -9,21 +9,19 @@ import jax.numpy as jnp
 import ml_collections
 from flax.training.train_state import TrainState
 
+from sac_jax.config import SWEEPABLE, ConfigError, is_sweep
 from sac_jax.networks import CriticEnsemble, TanhGaussianActor
 from sac_jax.normalization import RunningStats
-from sac_jax.optim import make_optimizer
+from sac_jax.optim import make_optimizer, with_learning_rate
 
 
 @dataclasses.dataclass(frozen=True)
 class SACHParams:
-    """Hyperparameters the update closes over. Static (hashable): changing one recompiles.
+    """Hyperparameters that shape the update's program. Static (hashable): changing one recompiles.
 
     Field meanings are documented on the config fields of the same name (`sac_jax.config`).
     """
 
-    gamma: float = 0.99
-    tau: float = 0.005
-    target_entropy: float = -1.0
     learn_alpha: bool = True
     backup: str = "min"
     redq_subset: int = 2
@@ -34,8 +32,19 @@ class SACHParams:
     backup_entropy: bool = True
     actor_entropy: bool = True
     actor_update_period: int = 1
-    reward_scale: float = 1.0
     normalize_obs: bool = False
+
+
+@flax.struct.dataclass
+class SACScalars:
+    """The numeric hyperparameters of the losses, held as float32 leaves of the state: one compiled
+    update serves every value, and `jax.vmap` over them trains a sweep (docs/scaling.md).
+    Meanings as the config fields of the same name; `target_entropy` is already resolved."""
+
+    gamma: jax.Array
+    tau: jax.Array
+    target_entropy: jax.Array
+    reward_scale: jax.Array
 
 
 @flax.struct.dataclass
@@ -46,7 +55,9 @@ class SACState:
     `temperature.params` is `{"log_alpha": scalar}`. `target_critic_params` has the critic's
     structure. `obs_stats` are the running observation statistics (used when
     `hparams.normalize_obs`). `key` is consumed by each update; `step` counts updates (critic
-    steps). `hparams` is a static field: it is not a leaf, so jit, vmap and Orbax see only arrays.
+    steps). `scalars` are the losses' numeric hyperparameters (leaves); the learning rates are
+    leaves of the optimizer states (`sac_jax.optim.learning_rate`). `hparams` is a static field:
+    it is not a leaf, so jit, vmap and Orbax see only arrays.
     """
 
     actor: TrainState
@@ -56,6 +67,7 @@ class SACState:
     obs_stats: RunningStats
     key: jax.Array
     step: jax.Array
+    scalars: SACScalars
     hparams: SACHParams = flax.struct.field(pytree_node=False)
 
     @property
@@ -64,27 +76,52 @@ class SACState:
 
 
 def create_state(
-    config: ml_collections.ConfigDict, obs_dim: int, action_dim: int, key: jax.Array | None = None
+    config: ml_collections.ConfigDict,
+    obs_dim: int,
+    action_dim: int,
+    key: jax.Array | None = None,
+    values: dict | None = None,
 ) -> SACState:
     """Build a fresh SACState from a config (see `sac_jax.config.default_config`).
 
-    `key` defaults to `PRNGKey(config.seed)`. Traceable: `jax.vmap(lambda k: create_state(c, o, a,
-    k))(keys)` builds a stack of independent states for multi-seed training.
+    `key` defaults to `PRNGKey(config.seed)`. `values` overrides numeric hyperparameters (fields in
+    `sac_jax.config.SWEEPABLE`: learning rates, init_alpha, gamma, tau, target_entropy,
+    reward_scale) with scalars or traced arrays. Traceable: `jax.vmap(lambda k, v: create_state(c,
+    o, a, k, v))(keys, values)` builds a stack of independent states, for many seeds and sweeps.
 
     Jitted as one program: run eagerly, Flax's initializers compile dozens of small XLA programs
     one op at a time, which was most of a cold start (22 s of it on the loaded benchmark machine).
     """
     if key is None:
         key = jax.random.PRNGKey(config.seed)
-    return jax.jit(functools.partial(_build_state, config, obs_dim, action_dim))(key)
+    values = dict(values or {})
+    not_sweepable = sorted(set(values) - set(SWEEPABLE))
+    if not_sweepable:
+        raise ConfigError(f"values for {not_sweepable}: only {list(SWEEPABLE)} can be overridden")
+    swept = sorted(f for f in SWEEPABLE if f not in values and is_sweep(config[f]))
+    if swept:
+        raise ConfigError(
+            f"config fields {swept} hold lists of values (a sweep); create_state builds one run: "
+            "pass each run's values with `values=`, or train the sweep with train.py"
+        )
+    return jax.jit(functools.partial(_build_state, config, obs_dim, action_dim))(key, values)
 
 
-def _build_state(config: ml_collections.ConfigDict, obs_dim: int, action_dim: int, key: jax.Array):
+@functools.cache
+def _module(cls, **fields):
+    """One module object per definition: its `apply` (a static field of the state) is then the
+    same in every state built from it, so separately created states share compiled updates."""
+    return cls(**fields)
+
+
+def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: dict):
+    value = lambda field: values.get(field, config[field])  # noqa: E731
     key, actor_key, critic_key = jax.random.split(key, 3)
     obs = jnp.zeros((1, obs_dim), jnp.float32)
     action = jnp.zeros((1, action_dim), jnp.float32)
 
-    actor_def = TanhGaussianActor(
+    actor_def = _module(
+        TanhGaussianActor,
         action_dim=action_dim,
         hidden_dims=tuple(config.hidden_dims),
         activation=config.activation,
@@ -92,47 +129,53 @@ def _build_state(config: ml_collections.ConfigDict, obs_dim: int, action_dim: in
         log_std_max=config.log_std_max,
         state_dependent_std=config.state_dependent_std,
     )
-    critic_def = CriticEnsemble(
+    critic_def = _module(
+        CriticEnsemble,
         num_critics=config.num_critics,
         hidden_dims=tuple(config.hidden_dims),
         activation=config.activation,
         layer_norm=config.critic_layer_norm,
     )
     critic_params = critic_def.init(critic_key, obs, action)["params"]
-    target_entropy = config.target_entropy
+    target_entropy = value("target_entropy")
     if target_entropy is None:
         target_entropy = -float(action_dim)
     # Each optimizer's schedule runs over its own number of updates in the run.
     critic_updates = max(config.total_steps - config.learning_starts, 1) * config.num_critic_updates
     actor_updates = critic_updates // config.actor_update_period
 
-    def train_state(apply_fn, params, lr, num_updates):
-        tx = make_optimizer(lr, config.lr_schedule, num_updates, config.max_grad_norm)
+    def train_state(apply_fn, params, lr_field, num_updates):
+        # The optimizer is built with a placeholder rate and the run's rate set as a state leaf,
+        # so its (static) closures never capture a traced value.
+        tx = make_optimizer(1.0, config.lr_schedule, num_updates, config.max_grad_norm)
+        state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx)
         # An array step (TrainState.create leaves a Python 0) keeps the first call's jit
         # signature equal to every later one's: one compile per run.
-        return TrainState.create(apply_fn=apply_fn, params=params, tx=tx).replace(
-            step=jnp.zeros((), jnp.int32)
+        return state.replace(
+            step=jnp.zeros((), jnp.int32),
+            opt_state=with_learning_rate(state.opt_state, value(lr_field)),
         )
 
     return SACState(
         actor=train_state(
-            actor_def.apply, actor_def.init(actor_key, obs)["params"], config.actor_lr, actor_updates
+            actor_def.apply, actor_def.init(actor_key, obs)["params"], "actor_lr", actor_updates
         ),
-        critic=train_state(critic_def.apply, critic_params, config.critic_lr, critic_updates),
+        critic=train_state(critic_def.apply, critic_params, "critic_lr", critic_updates),
         target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: donatable
         temperature=train_state(
             None,
-            {"log_alpha": jnp.log(jnp.asarray(config.init_alpha, jnp.float32))},
-            config.alpha_lr,
+            {"log_alpha": jnp.log(jnp.asarray(value("init_alpha"), jnp.float32))},
+            "alpha_lr",
             actor_updates,
         ),
         obs_stats=RunningStats.create(obs_dim),
         key=key,
         step=jnp.zeros((), jnp.int32),
+        scalars=SACScalars(
+            **{f: jnp.asarray(value(f), jnp.float32) for f in ("gamma", "tau", "reward_scale")},
+            target_entropy=jnp.asarray(target_entropy, jnp.float32),
+        ),
         hparams=SACHParams(
-            gamma=float(config.gamma),
-            tau=float(config.tau),
-            target_entropy=float(target_entropy),
             learn_alpha=bool(config.learn_alpha),
             backup=config.backup,
             redq_subset=int(config.redq_subset),
@@ -143,7 +186,6 @@ def _build_state(config: ml_collections.ConfigDict, obs_dim: int, action_dim: in
             backup_entropy=bool(config.backup_entropy),
             actor_entropy=bool(config.actor_entropy),
             actor_update_period=int(config.actor_update_period),
-            reward_scale=float(config.reward_scale),
             normalize_obs=bool(config.normalize_obs),
         ),
     )

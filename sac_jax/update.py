@@ -51,7 +51,7 @@ def update_temperature(state: SACState, entropy: jax.Array):
     if not state.hparams.learn_alpha:
         return state, {"alpha": state.alpha}
     grads, info = jax.grad(losses.temperature_loss, has_aux=True)(
-        state.temperature.params, entropy, state.hparams.target_entropy
+        state.temperature.params, entropy, state.scalars.target_entropy
     )
     state = state.replace(temperature=state.temperature.apply_gradients(grads=grads))
     return state, {**info, "alpha": state.alpha}
@@ -61,7 +61,7 @@ def update_target(state: SACState) -> SACState:
     """Soft (Polyak, every update) or hard (copy when the update count hits the period)."""
     hp = state.hparams
     if hp.target_update == "soft":
-        target = losses.polyak_update(state.critic.params, state.target_critic_params, hp.tau)
+        target = losses.polyak_update(state.critic.params, state.target_critic_params, state.scalars.tau)
     else:
         target = losses.periodic_copy(
             state.critic.params, state.target_critic_params, state.step + 1, hp.target_update_period

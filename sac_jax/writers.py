@@ -6,6 +6,8 @@ import time
 
 from tensorboardX import SummaryWriter
 
+from sac_jax.runs import Run
+
 
 class CsvWriter:
     """Appends rows to a CSV. A row with a new key rewrites the file once with the wider header."""
@@ -44,32 +46,33 @@ class CsvWriter:
 
 
 class RunWriter:
-    """train.csv, eval.csv and TensorBoard event files in one workdir; one row per seed.
+    """train.csv, eval.csv and TensorBoard event files in one workdir; one row per run, tagged with
+    its seed and swept values (`sac_jax.runs.Run.tags`).
 
     `resume_step`: the step a resumed run continues from. Rows and events logged after it (by the
     run that stopped later than its last checkpoint) are dropped, so no step is logged twice.
-    `multi_seed`: TensorBoard tags get a `/seedS` suffix, so each seed is its own curve.
+    `multi_run`: TensorBoard tags get a `/RUN_NAME` suffix, so each run is its own curve.
     """
 
-    def __init__(self, workdir: str, resume_step: int = 0, multi_seed: bool = False):
+    def __init__(self, workdir: str, resume_step: int = 0, multi_run: bool = False):
         self.train = CsvWriter(os.path.join(workdir, "train.csv"))
         self.eval = CsvWriter(os.path.join(workdir, "eval.csv"))
         for csv_writer in (self.train, self.eval):
             csv_writer.truncate(resume_step)
         self.tb = SummaryWriter(workdir, purge_step=resume_step + 1)
-        self.multi_seed = multi_seed
+        self.multi_run = multi_run
 
-    def _write(self, group: str, csv_writer: CsvWriter, step: int, seed: int, scalars: dict):
-        csv_writer.write({"step": step, "seed": seed, **scalars})
-        suffix = f"/seed{seed}" if self.multi_seed else ""
+    def _write(self, group: str, csv_writer: CsvWriter, step: int, run: Run, scalars: dict):
+        csv_writer.write({"step": step, **run.tags, **scalars})
+        suffix = f"/{run.name}" if self.multi_run else ""
         for k, v in scalars.items():
             self.tb.add_scalar(f"{group}/{k}{suffix}", v, step)
 
-    def write_train(self, step: int, seed: int, scalars: dict) -> None:
-        self._write("train", self.train, step, seed, scalars)
+    def write_train(self, step: int, run: Run, scalars: dict) -> None:
+        self._write("train", self.train, step, run, scalars)
 
-    def write_eval(self, step: int, seed: int, scalars: dict) -> None:
-        self._write("eval", self.eval, step, seed, scalars)
+    def write_eval(self, step: int, run: Run, scalars: dict) -> None:
+        self._write("eval", self.eval, step, run, scalars)
 
     def close(self) -> None:
         self.tb.close()

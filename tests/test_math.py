@@ -10,7 +10,7 @@ from flax.training.train_state import TrainState
 from sac_jax import Batch, create_state, losses
 from sac_jax.networks import squashed_gaussian
 from sac_jax.normalization import RunningStats
-from sac_jax.state import SACHParams, SACState
+from sac_jax.state import SACHParams, SACScalars, SACState
 
 
 def reference_log_prob(u, mean, std):
@@ -70,7 +70,11 @@ def hand_state(alpha=0.5, gamma=0.9):
         obs_stats=RunningStats.create(2),
         key=jax.random.PRNGKey(0),
         step=jnp.zeros((), jnp.int32),
-        hparams=SACHParams(gamma=gamma, tau=0.005, target_entropy=-1.0),
+        scalars=SACScalars(
+            gamma=jnp.float32(gamma), tau=jnp.float32(0.005), target_entropy=jnp.float32(-1.0),
+            reward_scale=jnp.float32(1.0),
+        ),
+        hparams=SACHParams(),
     )
 
 

@@ -1,0 +1,59 @@
+"""The runs one config trains: its seeds times the cross product of its swept fields.
+
+A sweep gives SWEEPABLE fields lists of values (`config.critic_lr = [1e-4, 3e-4]`). Those fields
+are leaves of the train state, so every run shares one compiled update and the loop trains all of
+them on one leading axis, as it trains seeds. Each run is tagged with its seed and its values.
+"""
+
+import copy
+import dataclasses
+import itertools
+
+import ml_collections
+import numpy as np
+
+from sac_jax.config import SWEEPABLE, is_sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    seed: int
+    values: dict  # swept field -> this run's value; empty without a sweep
+
+    @property
+    def name(self) -> str:
+        """`seed3`, or with a sweep `critic_lr=0.0001,tau=0.01,seed3`: its directory and tag."""
+        return ",".join([f"{k}={v}" for k, v in self.values.items()] + [f"seed{self.seed}"])
+
+    @property
+    def tags(self) -> dict:
+        """The columns that identify this run's rows in train.csv and eval.csv."""
+        return {"seed": self.seed, **self.values}
+
+
+def swept_fields(config: ml_collections.ConfigDict) -> list[str]:
+    return [f for f in SWEEPABLE if is_sweep(config[f])]
+
+
+def expand_runs(config: ml_collections.ConfigDict) -> list[Run]:
+    """Sweep points in the order of SWEEPABLE's cross product (last field fastest), and for each
+    point the seeds `seed .. seed + num_seeds - 1`."""
+    fields = swept_fields(config)
+    points = itertools.product(*(config[f] for f in fields))
+    seeds = range(config.seed, config.seed + config.num_seeds)
+    return [Run(seed, dict(zip(fields, point))) for point in points for seed in seeds]
+
+
+def run_config(config: ml_collections.ConfigDict, run: Run) -> ml_collections.ConfigDict:
+    """The single run that `run` is: what its checkpoint records, usable by train.py as it is."""
+    single = copy.deepcopy(config)  # keeps the sweepable fields' types, so they take scalars
+    single.seed, single.num_seeds = run.seed, 1
+    for field, value in run.values.items():
+        single[field] = value
+    return single
+
+
+def stacked_values(runs: list[Run]) -> dict:
+    """Each swept field's values over the runs, as float32 arrays for `jax.vmap(create_state)`."""
+    fields = runs[0].values.keys()
+    return {f: np.array([run.values[f] for run in runs], np.float32) for f in fields}
