@@ -96,9 +96,9 @@ def checkpointers(
     multi = glob.glob(os.path.join(workdir, "*seed*", "checkpoints"))
     if (len(runs) == 1 and multi and not single) or (len(runs) > 1 and single):
         raise CheckpointError(
-            f"workdir {workdir!r} holds checkpoints of a {'multi' if multi else 'single'}-run "
-            f"workdir, and this config trains {len(runs)} run(s); use the run's own num_seeds, seed "
-            "and sweep, or another --workdir"
+            f"workdir {workdir!r} holds the checkpoints of {'several runs' if multi else 'one run'}, "
+            f"and this config trains {len(runs)}; use the num_seeds, seed and sweep the workdir was "
+            "started with, or another --workdir"
         )
     if len(runs) == 1:
         return [stack.enter_context(Checkpointer(workdir, config))]
