@@ -15,6 +15,7 @@ so a process killed mid-save leaves the previous checkpoints intact. The latest
 `keep_checkpoints` are kept, plus the one with the best evaluation return.
 """
 
+import asyncio
 import dataclasses
 import fcntl
 import json
@@ -26,6 +27,8 @@ import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from orbax.checkpoint._src.serialization import ocdbt_utils
+from orbax.checkpoint._src.serialization import tensorstore_utils as ts_utils
 from flax.training.train_state import TrainState
 
 from sac_jax.config import default_config
@@ -36,7 +39,7 @@ from sac_jax.state import SACState, create_state
 # Fields a resumed run may change; any other difference from the checkpoint's config is an error.
 RESUMABLE_FIELDS = frozenset({
     "total_steps", "eval_interval", "eval_episodes", "log_interval",
-    "checkpoint_interval", "keep_checkpoints", "checkpoint_buffer",
+    "checkpoint_interval", "keep_checkpoints", "checkpoint_buffer", "shard",
 })  # fmt: skip
 _BEST_METRIC = "eval_return_mean"
 
@@ -243,6 +246,49 @@ def _restore_args(template, partial: bool = False) -> ocp.args.PyTreeRestore:
     return ocp.args.PyTreeRestore(item=template, restore_args=restore_args, partial_restore=partial)
 
 
+class _OwnedNumpyHandler(ocp.type_handlers.NumpyHandler):
+    """Orbax's NumPy handler writes only in process 0: it takes host arrays for copies replicated in
+    every process. A seed's arrays live only in the process that owns the seed, which writes them."""
+
+    async def _background_serialize(self, values, infos, args):
+        writes = []
+        for value, info, arg in zip(values, infos, args):
+            await info.await_path_creation()
+            spec = ts_utils.build_array_write_spec(
+                info=info,
+                arg=arg,
+                global_shape=value.shape,
+                local_shape=value.shape,
+                dtype=value.dtype,
+                use_ocdbt=info.is_ocdbt_checkpoint,
+                process_index=ocdbt_utils.get_process_index_for_subdir(
+                    use_ocdbt=info.is_ocdbt_checkpoint,
+                    override_ocdbt_process_id=self._override_ocdbt_process_id,
+                ),
+                metadata_key=self._metadata_key,
+            )
+            writes.append(self._open_and_write(value, spec.json, info.ts_context))
+        await asyncio.gather(*writes)
+
+
+def _this_process_only() -> tuple[ocp.options.MultiprocessingOptions, dict]:
+    """Options and item handlers for checkpoints that one process alone saves and restores: no
+    other process joins them, and this one writes them (Orbax's default is all processes, with only
+    process 0 writing, in the manager and in every item handler)."""
+    this_process = ocp.options.MultiprocessingOptions(
+        primary_host=jax.process_index(), active_processes={jax.process_index()}
+    )
+    # jax.Array is never saved (the state is saved as host arrays); Orbax warns without a handler.
+    arrays = ocp.type_handlers.create_type_handler_registry(
+        (np.ndarray, _OwnedNumpyHandler()), (jax.Array, ocp.type_handlers.ArrayHandler())
+    )
+    pytree = lambda: ocp.PyTreeCheckpointHandler(  # noqa: E731
+        multiprocessing_options=this_process, type_handler_registry=arrays
+    )
+    json_item = lambda: ocp.JsonCheckpointHandler(multiprocessing_options=this_process)  # noqa: E731
+    return this_process, dict(state=pytree(), replay=pytree(), loop=json_item(), config=json_item())
+
+
 class Checkpointer:
     """The Orbax CheckpointManager of one workdir.
 
@@ -256,26 +302,31 @@ class Checkpointer:
         self.config = config
         # A checkpoint saved without an evaluation at its step ranks below every evaluated one.
         best = dict(best_fn=lambda m: m.get(_BEST_METRIC, -np.inf), best_mode="max")
+        this_process, handlers = _this_process_only()  # a seed's checkpoints are its process's
         if config is None:
             if not os.path.isdir(workdir):
                 raise CheckpointError(f"workdir {workdir!r} does not exist")
             if not os.path.isdir(self.directory) or not os.listdir(self.directory):
                 raise CheckpointError(f"workdir {workdir!r} has no checkpoints (no {self.directory}/)")
             options = ocp.CheckpointManagerOptions(
-                read_only=True, create=False, save_interval_steps=0, **best
-            )
+                read_only=True, create=False, save_interval_steps=0,
+                multiprocessing_options=this_process, **best,
+            )  # fmt: skip
         else:
             keep = ocp.checkpoint_managers.AnyPreservationPolicy([
                 ocp.checkpoint_managers.LatestN(n=config.keep_checkpoints),
                 ocp.checkpoint_managers.BestN(get_metric_fn=best["best_fn"], n=1),
             ])  # fmt: skip
+            os.makedirs(self.directory, exist_ok=True)  # Orbax will not with active_processes
             options = ocp.CheckpointManagerOptions(
                 preservation_policy=keep,
+                create=False,
                 enable_async_checkpointing=False,  # the loop donates the state right after
                 cleanup_tmp_directories=True,  # remove what a killed save left half-written
+                multiprocessing_options=this_process,
                 **best,
             )
-        self.manager = ocp.CheckpointManager(self.directory, options=options)
+        self.manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
         if config is None and self.manager.latest_step() is None:
             raise CheckpointError(f"workdir {workdir!r} has no complete checkpoint in {self.directory}")
 

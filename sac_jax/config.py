@@ -24,6 +24,7 @@ CHOICES = {
     "actor_gradient": ("reparametrize", "reinforce"),
     "target_update": ("soft", "hard"),
     "lr_schedule": SCHEDULES,
+    "shard": ("seed", "batch"),
 }
 
 
@@ -43,6 +44,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.env_id = "Pendulum-v1"
     c.seed = 0
     c.num_seeds = 1  # train seeds seed .. seed + num_seeds - 1 in one process (docs/scaling.md)
+    # With several devices: "seed" splits the seeds over them (num_seeds a multiple of the device
+    # count; also over several hosts); "batch" replicates the state and splits each batch along its
+    # rows (batch_size a multiple of the device count; one process). See docs/scaling.md.
+    c.shard = "seed"
     c.total_steps = 1_000_000
     c.learning_starts = 5_000  # uniform random actions before this many env steps
     c.eval_interval = 10_000

@@ -33,7 +33,7 @@ from sac_jax.envs import env_dims, make_env
 from sac_jax.normalization import update_stats
 from sac_jax.replay import ReplayBuffers
 from sac_jax.runs import Run, expand_runs, run_config, stacked_values, swept_fields
-from sac_jax.sharding import seed_sharding, seed_slice, stack_seeds
+from sac_jax.sharding import all_processes, placement, process_dir, seed_slice, stack_seeds
 from sac_jax.state import create_state
 from sac_jax.update import select_action, update_steps
 from sac_jax.writers import Progress, RunWriter
@@ -67,12 +67,15 @@ def evaluate(
 
 
 @functools.cache
-def vmap_seeds(update_fn, sharding):
+def vmap_seeds(update_fn, where):
     """`update_fn` over a leading seed axis, jitted (donating the state) once per (update_fn,
-    sharding), so a test can check that a run compiled its update once. Fixed in and out shardings:
-    every call then has the first call's signature."""
+    placement), so a test can check that a run compiled its update once. Fixed in and out
+    shardings: every call then has the first call's signature."""
     return jax.jit(
-        jax.vmap(update_fn), in_shardings=sharding, out_shardings=sharding, donate_argnums=0
+        jax.vmap(update_fn),
+        in_shardings=(where.per_seed, where.batches),
+        out_shardings=where.per_seed,
+        donate_argnums=0,
     )
 
 
@@ -87,20 +90,20 @@ def default_workdir(config: ml_collections.ConfigDict) -> str:
 
 
 def checkpointers(
-    stack: contextlib.ExitStack, workdir: str, config, runs: list[Run]
+    stack: contextlib.ExitStack, workdir: str, config, runs: list[Run], all_runs: int
 ) -> list[Checkpointer]:
-    """One Checkpointer per run: WORKDIR/checkpoints/ for a single run, else
-    WORKDIR/RUN_NAME/checkpoints/ (e.g. seed3/, or tau=0.01,seed3/ in a sweep), each a single-run
-    checkpoint usable by evaluate and load_policy as it is."""
+    """One Checkpointer per run of `runs` (this process's, of `all_runs` in all): WORKDIR/checkpoints/
+    for a single run, else WORKDIR/RUN_NAME/checkpoints/ (e.g. seed3/, or tau=0.01,seed3/ in a
+    sweep), each a single-run checkpoint usable by evaluate and load_policy as it is."""
     single = os.path.isdir(checkpoint_dir(workdir))
     multi = glob.glob(os.path.join(workdir, "*seed*", "checkpoints"))
-    if (len(runs) == 1 and multi and not single) or (len(runs) > 1 and single):
+    if (all_runs == 1 and multi and not single) or (all_runs > 1 and single):
         raise CheckpointError(
             f"workdir {workdir!r} holds the checkpoints of {'several runs' if multi else 'one run'}, "
-            f"and this config trains {len(runs)}; use the num_seeds, seed and sweep the workdir was "
+            f"and this config trains {all_runs}; use the num_seeds, seed and sweep the workdir was "
             "started with, or another --workdir"
         )
-    if len(runs) == 1:
+    if all_runs == 1:
         return [stack.enter_context(Checkpointer(workdir, config))]
     return [
         stack.enter_context(Checkpointer(os.path.join(workdir, run.name), run_config(config, run)))
@@ -109,16 +112,18 @@ def checkpointers(
 
 
 def restore_or_init(ckpts, state, runs, envs, buffers):
-    """Every run from the newest checkpoint step that all runs have (a process killed between two
-    runs' saves continues from the step before), or all fresh when no run has one."""
-    latest = [c.latest_step() for c in ckpts]
+    """Every run from the newest checkpoint step that all runs (of all processes) have (a process
+    killed between two runs' saves continues from the step before), or all fresh when no run has
+    one."""
+    latest = all_processes([c.latest_step() for c in ckpts])
     if all(step is None for step in latest):
         return state, runs
     if None in latest:
-        missing = [c.directory for c, step in zip(ckpts, latest) if step is None]
+        missing = [i for i, step in enumerate(latest) if step is None]
         raise CheckpointError(
-            f"some runs in this workdir have checkpoints but {missing} has none; use the num_seeds, "
-            "seed and sweep the runs were started with, or another --workdir"
+            f"some runs in this workdir have checkpoints but run(s) {missing} (in the order of "
+            "sac_jax.runs.expand_runs) have none; use the num_seeds, seed and sweep the runs were "
+            "started with, or another --workdir"
         )
     step = min(latest)
     states, runs = zip(*(
@@ -143,10 +148,11 @@ def train(
     """
     config_lib.validate(config)
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
-    specs = expand_runs(config)
+    all_specs = expand_runs(config)
+    where = placement(len(all_specs), config.batch_size, config.shard)
+    specs = [all_specs[i] for i in where.seeds]  # this process's runs; all of them in one process
     seeds = [spec.seed for spec in specs]
-    sharding = seed_sharding(len(specs))
-    put = lambda tree: jax.device_put(tree, sharding)  # noqa: E731
+    put = where.put
 
     envs = [make_env(config.env_id, s) for s in seeds]
     eval_envs = [make_env(config.env_id, s + 1) for s in seeds]
@@ -169,25 +175,27 @@ def train(
         lambda actor, o, key, t, stats: select_action(actor, o, jax.random.fold_in(key, t), stats),
         in_axes=(0, 0, 0, None, 0),
     ))  # fmt: skip
-    update = vmap_seeds(update_fn, sharding)
+    update = vmap_seeds(update_fn, where)
     obs_stats = (lambda s: s.obs_stats) if config.normalize_obs else (lambda s: None)
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(WorkdirLock(workdir))
-        ckpts = checkpointers(stack, workdir, config, specs)
+        stack.enter_context(WorkdirLock(process_dir(workdir)))
+        ckpts = checkpointers(stack, workdir, config, specs, len(all_specs))
         stop = stack.enter_context(StopRequest())
         state, runs = restore_or_init(ckpts, state, runs, envs, buffers)
         state = put(state)
         start = runs[0].step
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
-        writer = RunWriter(workdir, resume_step=start, multi_run=len(specs) > 1)
+        if jax.process_index() == 0:  # one writer: every process has the same config
+            with open(os.path.join(workdir, "config.json"), "w") as f:
+                f.write(config.to_json_best_effort(indent=2))
+        writer = RunWriter(process_dir(workdir), resume_step=start, multi_run=len(all_specs) > 1)
         progress = Progress(config.total_steps, start_step=start)
         log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), "
-            + (f"seed {config.seed}" if len(specs) == 1 else
+            + (f"seed {seeds[0]}" if len(all_specs) == 1 else
                f"{len(specs)} runs (seeds {min(seeds)}..{max(seeds)}"
                + "".join(f", {f} in {config[f]}" for f in swept_fields(config)) + ")")
-            + f" on {sharding.mesh.size} device(s), {config.total_steps} steps, workdir {workdir}"
+            + f" on {where.devices} device(s) ({config.shard} axis split), {jax.process_count()} "
+            + f"process(es), {config.total_steps} steps, workdir {workdir}"
             + (f", resumed at step {start}" if start else ""))  # fmt: skip
 
         if start >= config.total_steps:
@@ -203,9 +211,9 @@ def train(
                 ])  # fmt: skip
             else:
                 obs = put(np.stack([run.obs for run in runs]).astype(np.float32))
-                actions = np.asarray(explore(state.actor, obs, explore_keys, step, obs_stats(state)))
+                actions = where.local(explore(state.actor, obs, explore_keys, step, obs_stats(state)))
             if step > update_start:
-                batches = put(buffers.sample(config.batch_size, config.num_critic_updates))
+                batches = where.put_batches(buffers.sample(config.batch_size, config.num_critic_updates))
                 state, metrics = update(state, batches)  # async: the envs step meanwhile
 
             for env, run, buffer, action in zip(envs, runs, buffers.buffers, actions):
@@ -224,17 +232,18 @@ def train(
                 state = state.replace(obs_stats=jax.vmap(update_stats)(state.obs_stats, newest))
 
             if step % config.eval_interval == 0 or step == config.total_steps:
+                actors, stats = jax.device_put(where.local((state.actor, obs_stats(state))))
                 for i, run in enumerate(runs):
                     returns = evaluate(
-                        seed_slice(state.actor, i), eval_envs[i], config.eval_episodes,
-                        seeds[i] + step, seed_slice(obs_stats(state), i),
+                        seed_slice(actors, i), eval_envs[i], config.eval_episodes, seeds[i] + step,
+                        seed_slice(stats, i),
                     )  # fmt: skip
                     run.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
                     run.eval_step = step
                     writer.write_eval(step, specs[i], run.last_eval)
             if step % config.log_interval == 0 or step == config.total_steps:
                 sps = progress.rate(step)
-                host_metrics = jax.device_get(metrics) if metrics is not None else {}
+                host_metrics = where.local(metrics) if metrics is not None else {}
                 for i, run in enumerate(runs):
                     row = {"steps_per_sec": sps}
                     if run.last_episode_return is not None:
@@ -247,7 +256,7 @@ def train(
                 log(progress.line(step, sps, eval_mean, alpha))
 
             if step % config.checkpoint_interval == 0 or step == config.total_steps or stop.signum:
-                host_state = jax.device_get(state)
+                host_state = where.local(state)
                 for i, ckpt in enumerate(ckpts):
                     ckpt.save(seed_slice(host_state, i), runs[i], envs[i], buffers[i])
             if stop.signum:

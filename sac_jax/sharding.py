@@ -1,27 +1,125 @@
-"""The seed axis over devices: a 1-D `Mesh` and the `NamedSharding` of every leading seed axis.
+"""Where the loop's arrays live: a 1-D `Mesh` over all devices, split along the seed axis or the
+batch axis (`config.shard`), and which seeds this process owns when several processes share it.
 
-Seeds are independent, so splitting them over devices needs no communication inside an update:
-XLA partitions the vmapped update along the seed axis and each device runs its own seeds.
+- `shard="seed"`: every array with a leading seed axis (the state, observations, keys, batches) is
+  split along it. Seeds are independent, so an update needs no communication: each device runs its
+  own seeds. Over several processes (hosts) each process owns the contiguous block of seeds that
+  its local devices hold, and makes, steps and saves only those.
+- `shard="batch"`: the state is replicated and each batch, shaped (seeds, K, B, ...), is split
+  along B, so XLA's SPMD partitioner turns the batch means into all-reduces: one seed's update
+  spread over the devices of one process.
 """
+
+import dataclasses
+import os
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sac_jax.config import ConfigError
 
-SEED_AXIS = "seed"
 
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """The shardings of one run and this process's seeds; hashable, so jitted functions can be
+    cached per placement."""
 
-def seed_sharding(num_seeds: int, devices=None) -> NamedSharding:
-    """Leading axis split over `devices` (default: all of them); one device is the trivial case."""
-    devices = jax.devices() if devices is None else list(devices)
-    if num_seeds % len(devices):
-        raise ConfigError(
-            f"config.num_seeds={num_seeds} is invalid: with {len(devices)} devices it must be a "
-            f"multiple of {len(devices)}, so that every device holds the same number of seeds"
+    per_seed: NamedSharding  # the state and every other array with a leading seed axis
+    batches: NamedSharding  # the sampled batches, (seeds, K, B, ...)
+    num_seeds: int
+
+    @property
+    def devices(self) -> int:
+        return self.per_seed.mesh.size
+
+    @property
+    def seeds(self) -> range:
+        """This process's block of seed indices (0-based): the rows its local devices hold."""
+        index_map = self.per_seed.addressable_devices_indices_map((self.num_seeds,))
+        rows = {index[0].indices(self.num_seeds)[:2] for index in index_map.values()}
+        start, stop = min(a for a, _ in rows), max(b for _, b in rows)
+        if sum(b - a for a, b in rows) != stop - start:
+            raise ValueError(f"the mesh gives process {jax.process_index()} the rows {sorted(rows)}, "
+                             "not one block: build it from jax.devices(), which groups them by process")  # fmt: skip
+        return range(start, stop)
+
+    def _put(self, tree, sharding: NamedSharding):
+        if jax.process_count() == 1:
+            return jax.device_put(tree, sharding)
+        return jax.tree.map(
+            lambda x: jax.make_array_from_process_local_data(
+                sharding, np.asarray(x), (self.num_seeds,) + np.shape(x)[1:]
+            ),
+            tree,
         )
-    return NamedSharding(Mesh(np.asarray(devices), (SEED_AXIS,)), PartitionSpec(SEED_AXIS))
+
+    def put(self, tree):
+        """This process's seed rows of `tree` -> global arrays laid out like the state."""
+        return self._put(tree, self.per_seed)
+
+    def put_batches(self, batches):
+        """This process's seed rows of the sampled batches -> global arrays split as configured."""
+        return self._put(batches, self.batches)
+
+    def local(self, tree):
+        """Inverse of `put`: global arrays -> NumPy arrays of this process's seed rows."""
+        if jax.process_count() == 1:
+            return jax.device_get(tree)
+
+        def rows(x):
+            shards = {s.index[0].indices(self.num_seeds)[0]: s.data for s in x.addressable_shards}
+            return np.concatenate([np.asarray(shards[start]) for start in sorted(shards)])
+
+        return jax.tree.map(rows, tree)
+
+
+def placement(num_seeds: int, batch_size: int, shard: str = "seed", devices=None) -> Placement:
+    """The run's placement over `devices` (default: all, of every process); one device is the
+    trivial case."""
+    devices = jax.devices() if devices is None else list(devices)
+    n = len(devices)
+    mesh = Mesh(np.asarray(devices), (shard,))
+    if shard == "seed":
+        if num_seeds % n:
+            raise ConfigError(
+                f"{num_seeds} runs (config.num_seeds times the sweep points) cannot be split over "
+                f"{n} devices: the number of runs must be a multiple of {n}, so that every device "
+                "holds the same number of them"
+            )
+        split = NamedSharding(mesh, PartitionSpec(shard))
+        return Placement(split, split, num_seeds)
+    if batch_size % n:
+        raise ConfigError(
+            f"config.batch_size={batch_size} is invalid: with shard='batch' and {n} devices it must "
+            f"be a multiple of {n}, so that every device holds the same part of each batch"
+        )
+    if jax.process_count() > 1:
+        raise ConfigError(
+            f"config.shard='batch' is invalid with {jax.process_count()} processes: batch sharding "
+            "splits the batches of one process's seeds; use shard='seed' over several hosts"
+        )
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return Placement(replicated, NamedSharding(mesh, PartitionSpec(None, None, shard)), num_seeds)
+
+
+def process_dir(workdir: str) -> str:
+    """Where this process logs and locks: the workdir itself, or WORKDIR/processP/ when there are
+    several processes (their logs then never interleave; rows carry the seed)."""
+    if jax.process_count() == 1:
+        return workdir
+    return os.path.join(workdir, f"process{jax.process_index()}")
+
+
+def all_processes(values: list[int | None]) -> list[int | None]:
+    """Every process's `values` (lists of one length), concatenated in process order: what a
+    decision that all processes must take alike (the step to resume from) is taken on."""
+    if jax.process_count() == 1:
+        return values
+    encoded = np.asarray([-1 if v is None else v for v in values])
+    gathered = multihost_utils.process_allgather(encoded).reshape(-1)
+    return [None if v < 0 else int(v) for v in gathered]
 
 
 def seed_slice(tree, i: int):

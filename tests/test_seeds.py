@@ -17,7 +17,7 @@ from sac_jax.config import validate
 from sac_jax.plot import group_runs
 from sac_jax.plot import main as plot_main
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
-from sac_jax.sharding import seed_sharding
+from sac_jax.sharding import placement
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, assert_trees_identical, restore, small_config
 
 
@@ -111,8 +111,8 @@ def test_num_seeds_is_validated():
     for bad in (0, -1):
         with pytest.raises(ValueError, match="num_seeds"):
             validate(small_config(num_seeds=bad))
-    with pytest.raises(ValueError, match="num_seeds=3 is invalid: with 2 devices"):
-        seed_sharding(3, devices=jax.devices() * 2)
+    with pytest.raises(ValueError, match="3 runs .* cannot be split over 2 devices"):
+        placement(3, 32, devices=jax.devices() * 2)
 
 
 def test_two_seeds_sharded_over_two_host_devices_match_unsharded(two_seeds, tmp_path):

@@ -25,7 +25,7 @@ from sac_jax import (
     validate,
 )
 from sac_jax.loop import train, vmap_seeds
-from sac_jax.sharding import seed_sharding
+from sac_jax.sharding import placement
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
 
@@ -364,7 +364,7 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
     steps = make_update_steps()
     result = train(config, str(tmp_path), quiet=True, update_fn=steps)
     assert np.isfinite(result["return_mean"])
-    update = vmap_seeds(steps, seed_sharding(1))
+    update = vmap_seeds(steps, placement(1, config.batch_size))
     assert update._cache_size() == 1  # the run compiled its (seed-vmapped) update once
     assert os.path.exists(tmp_path / "eval.csv")
 

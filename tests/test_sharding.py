@@ -1,0 +1,141 @@
+"""Placement over devices and processes: batch-axis sharding equals the unsharded run; two
+processes (jax.distributed on CPU) each training one seed equal one process training both; a run
+sharded over 2 devices resumes exactly on 1 device."""
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from sac_jax import loop
+from sac_jax.config import ConfigError, validate
+from sac_jax.sharding import placement
+from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
+from tests.test_seeds import assert_trees_close, read_rows, two_seeds  # noqa: F401 (fixture)
+
+TWO_DEVICES = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+
+def run_python(script: str, env: dict) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def returns(workdir, seed, steps=("100", "200", "300")):
+    rows = read_rows(workdir, "eval.csv")
+    picked = [r for r in rows if r["seed"] == str(seed) and r["step"] in steps]
+    assert [r["step"] for r in picked] == list(steps)
+    return [float(r["return_mean"]) for r in picked]
+
+
+def test_shard_and_its_divisibility_are_validated():
+    with pytest.raises(ConfigError, match=r"config.shard='rows' is invalid: must be one of \['seed', 'batch'\]"):
+        validate(small_config(shard="rows"))
+    with pytest.raises(ConfigError, match="batch_size=33 is invalid: with shard='batch' and 2 devices"):
+        placement(1, 33, "batch", devices=jax.devices() * 2)
+
+
+def test_batch_placement_replicates_the_state_and_splits_batches_along_b():
+    where = placement(1, 32, "batch", devices=jax.devices())
+    assert where.per_seed.is_fully_replicated and list(where.seeds) == [0]
+    assert tuple(where.batches.spec) == (None, None, "batch")
+
+
+def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_path):
+    """Same seed, unsharded in this process and batch-sharded in a subprocess with 2 devices; the
+    batch means become all-reduces, which may round differently (allclose, not equal)."""
+    alone, sharded = str(tmp_path / "alone"), str(tmp_path / "sharded")
+    loop.train(small_config(seed=4), alone, quiet=True)
+    out = run_python(f"""
+        import jax
+        from sac_jax import loop
+        from sac_jax.sharding import placement
+        from sac_jax.update import update_steps
+        from tests.test_checkpointing import small_config
+        assert jax.device_count() == 2, jax.devices()
+        config = small_config(seed=4, shard="batch")
+        loop.train(config, {sharded!r})
+        update = loop.vmap_seeds(update_steps, placement(1, config.batch_size, "batch"))
+        print("compiled", update._cache_size())
+    """, TWO_DEVICES)  # fmt: skip
+    assert "seed 4 on 2 device(s) (batch axis split)" in out
+    assert "compiled 1" in out
+    config = small_config(seed=4)
+    assert_trees_close(restore(sharded, config)[1], restore(alone, config)[1])
+    np.testing.assert_allclose(returns(sharded, 4), returns(alone, 4), rtol=1e-5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_each_training_one_seed_match_one_process(two_seeds, tmp_path):
+    """train.py --distributed in two local CPU processes (one device each): process p makes, steps
+    and saves seed 3 + p only, logs to WORKDIR/processP/, and equals the one-process 2-seed run."""
+    workdir = str(tmp_path / "hosts")
+    config_file = tmp_path / "two_seeds.py"
+    config_file.write_text(textwrap.dedent("""
+        from tests.test_checkpointing import small_config
+
+        def get_config():
+            return small_config(seed=3, num_seeds=2)
+    """))
+    address = f"127.0.0.1:{free_port()}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "train.py", f"--config={config_file}", f"--workdir={workdir}",
+             "--compilation_cache_dir=", "--distributed", f"--coordinator_address={address}",
+             "--num_processes=2", f"--process_id={p}"],
+            cwd=REPO, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for p in range(2)
+    ]
+    try:
+        outs = [proc.communicate(timeout=600) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    for proc, (stdout, stderr) in zip(procs, outs):
+        assert proc.returncode == 0, stderr[-3000:]
+    for p, seed in enumerate((3, 4)):
+        assert f"seed {seed} on 2 device(s) (seed axis split), 2 process(es)" in outs[p][0]
+        config = small_config(seed=seed)
+        got = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
+        assert_trees_close(got, restore(os.path.join(two_seeds, f"seed{seed}"), config)[1])
+        process_dir = os.path.join(workdir, f"process{p}")
+        assert {r["seed"] for r in read_rows(process_dir, "eval.csv")} == {str(seed)}
+        np.testing.assert_allclose(returns(process_dir, seed), returns(two_seeds, seed), rtol=1e-5)
+    assert sorted(os.listdir(workdir)) == [
+        "config.json", "process0", "process1", "seed3", "seed4"
+    ]  # fmt: skip
+
+
+def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
+    """Stopped at step 150 on 2 devices (a subprocess), continued here on 1: the per-seed
+    checkpoints hold host arrays, placed with the resuming run's sharding."""
+    workdir = str(tmp_path / "resumed")
+    out = run_python(f"""
+        from sac_jax import loop
+        from tests.test_checkpointing import small_config
+        loop.train(small_config(seed=3, num_seeds=2, total_steps=150), {workdir!r})
+    """, TWO_DEVICES)  # fmt: skip
+    assert "seeds 3..4 on 2 device(s)" in out
+    assert jax.device_count() == 1
+    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    for seed in (3, 4):
+        config = small_config(seed=seed)
+        resumed = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
+        assert_trees_close(resumed, restore(os.path.join(two_seeds, f"seed{seed}"), config)[1])
+        # The stopped run also evaluated at its last step, 150: its row stays in eval.csv.
+        np.testing.assert_allclose(returns(workdir, seed), returns(two_seeds, seed), rtol=1e-5)
