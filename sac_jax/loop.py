@@ -191,9 +191,9 @@ def train(
         writer = RunWriter(process_dir(workdir), resume_step=start, multi_run=len(all_specs) > 1)
         progress = Progress(config.total_steps, start_step=start)
         log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), "
-            + (f"seed {seeds[0]}" if len(all_specs) == 1 else
-               f"{len(specs)} runs (seeds {min(seeds)}..{max(seeds)}"
-               + "".join(f", {f} in {config[f]}" for f in swept_fields(config)) + ")")
+            + (f"seed {seeds[0]}" if len(set(seeds)) == 1 else f"seeds {min(seeds)}..{max(seeds)}")
+            + "".join(f", {f} in {config[f]}" for f in swept_fields(config))
+            + (f" ({len(specs)} runs)" if swept_fields(config) else "")
             + f" on {where.devices} device(s) ({config.shard} axis split), {jax.process_count()} "
             + f"process(es), {config.total_steps} steps, workdir {workdir}"
             + (f", resumed at step {start}" if start else ""))  # fmt: skip

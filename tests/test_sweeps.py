@@ -15,7 +15,7 @@ from sac_jax.optim import learning_rate
 from sac_jax.plot import group_runs
 from sac_jax.policy import load_policy
 from sac_jax.runs import Run, expand_runs, run_config
-from sac_jax.sharding import seed_sharding
+from sac_jax.sharding import placement
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
 from tests.test_seeds import assert_trees_close, read_rows
 from tests.test_update import ACTION_DIM, OBS_DIM, make_batch
@@ -141,7 +141,7 @@ def test_sweep_compiles_its_update_once(tmp_path):
     config = small_config(total_steps=200, eval_interval=200, tau=[0.005, 0.01], gamma=[0.9, 0.99])
     loop.train(config, str(tmp_path), quiet=True)
     assert loop.vmap_seeds.cache_info().currsize == 1
-    assert loop.vmap_seeds(update_steps, seed_sharding(4))._cache_size() == 1
+    assert loop.vmap_seeds(update_steps, placement(4, config.batch_size))._cache_size() == 1
 
 
 def test_sweep_from_the_command_line(tmp_path):
@@ -154,6 +154,6 @@ def test_sweep_from_the_command_line(tmp_path):
         cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "2 runs" in result.stdout and "alpha_lr in [0.0001, 0.001]" in result.stdout
+    assert "seed 0, alpha_lr in [0.0001, 0.001] (2 runs)" in result.stdout
     assert sorted(os.listdir(workdir)).count("alpha_lr=0.001,seed0") == 1
     assert [r["alpha_lr"] for r in read_rows(workdir, "eval.csv")] == ["0.0001", "0.001"]
