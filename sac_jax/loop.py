@@ -1,11 +1,12 @@
 """The thin training loop: act, step, store, update, evaluate, log, checkpoint.
 
 The loop always runs on a seed axis: `config.num_seeds` seeds (one is the ordinary case) share one
-vmapped state, sharded over the devices. Per env step the host does one small device call for all
-seeds (the exploration actions, which the envs need) and dispatches one vmapped update without
-waiting for it: the envs step while the update runs. Metrics stay on the device until a log
-interval. Seed i's run is the single-seed run of seed `config.seed + i`: every random stream (env,
-warm-up actions, exploration keys, network init, buffer sampling) is derived from that seed alone.
+vmapped state, sharded over the devices. Per env step the host dispatches one small device call for
+all seeds (the exploration actions, which the envs need) and one vmapped update, queued behind it,
+and waits only for the actions: the device goes from update to update while the host samples the
+next batches and steps the envs. Metrics stay on the device until a log interval. Seed i's run
+is the single-seed run of seed `config.seed + i`: every random stream (env, warm-up actions,
+exploration keys, network init, buffer sampling) is derived from that seed alone.
 """
 
 import contextlib
@@ -204,27 +205,34 @@ def train(
         metrics = None
         update_start = runs[0].update_start  # equal for all seeds: one config, one restored step
         for step in range(start + 1, config.total_steps + 1):
+            obs = np.stack([run.obs for run in runs]).astype(np.float32)
             if step <= config.learning_starts:
                 actions = np.stack([
                     run.random_actions.uniform(-1.0, 1.0, action_dim).astype(np.float32)
                     for run in runs
                 ])  # fmt: skip
-            else:
-                obs = put(np.stack([run.obs for run in runs]).astype(np.float32))
-                actions = where.local(explore(state.actor, obs, explore_keys, step, obs_stats(state)))
+            else:  # dispatched, not awaited: it runs after the previous update
+                actions = explore(state.actor, where.feed(obs), explore_keys, step, obs_stats(state))
             if step > update_start:
-                batches = where.put_batches(buffers.sample(config.batch_size, config.num_critic_updates))
-                state, metrics = update(state, batches)  # async: the envs step meanwhile
+                # Queued behind the exploration call (JAX lets it read the actor before this
+                # donates it), so the device goes from one update to the next without waiting for
+                # the host.
+                batches = buffers.sample(config.batch_size, config.num_critic_updates)
+                state, metrics = update(state, where.feed(batches, batches=True))
+            actions = where.local(actions)  # the one wait per step; the update runs on meanwhile
 
-            for env, run, buffer, action in zip(envs, runs, buffers.buffers, actions):
-                next_obs, reward, terminated, truncated, _ = env.step(action)
-                buffer.add(run.obs, action, reward, terminated, truncated, next_obs)
+            next_obs, rewards, terminated, truncated, _ = zip(*(
+                env.step(action) for env, action in zip(envs, actions)
+            ))  # fmt: skip
+            buffers.add(obs, actions, rewards, terminated, truncated, np.stack(next_obs))
+            ended = np.logical_or(terminated, truncated)
+            for env, run, reward, o, end in zip(envs, runs, rewards, next_obs, ended):
                 run.episode_return += float(reward)
-                if terminated or truncated:
+                if end:
                     run.end_episode()
                     run.obs, _ = env.reset()
                 else:
-                    run.obs = next_obs
+                    run.obs = o
                 run.step = step
             if config.normalize_obs and step % OBS_STATS_INTERVAL == 0:
                 # The newest buffer rows: raw observations, reset and final ones included.

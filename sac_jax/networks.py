@@ -5,6 +5,7 @@ from typing import Callable, Sequence
 import distrax
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 ACTIVATIONS: dict[str, Callable] = {
     "relu": nn.relu,
@@ -15,20 +16,43 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+class ConcatDense(nn.Module):
+    """A Dense layer on the concatenation of its inputs, computed as sum_i x_i W_i + b.
+
+    The parameters and their init are those of `nn.Dense` on the concatenation (one kernel with
+    fan-in sum_i dim(x_i), rows in input order, and a bias); W_i are the kernel's row blocks.
+    Summing the blocks instead of concatenating lets autodiff skip an input that needs no
+    gradient: J_pi differentiates Q(s, a) with respect to a only, and through a concatenation it
+    would compute the gradient for all of [s, a] (at Humanoid sizes, most of it for s).
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, *inputs: jnp.ndarray) -> jnp.ndarray:
+        sizes = [x.shape[-1] for x in inputs]
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (sum(sizes), self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        starts = np.cumsum([0, *sizes])
+        return sum(x @ kernel[i : i + d] for x, i, d in zip(inputs, starts, sizes)) + bias
+
+
 class MLP(nn.Module):
-    """Dense layers, each followed by optional LayerNorm and the activation."""
+    """Dense layers, each followed by optional LayerNorm and the activation; several inputs are
+    concatenated on the last axis (see `ConcatDense`)."""
 
     hidden_dims: Sequence[int]
     activation: str = "relu"
     layer_norm: bool = False
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        for width in self.hidden_dims:
-            x = nn.Dense(width)(x)
+    def __call__(self, *inputs: jnp.ndarray) -> jnp.ndarray:
+        for i, width in enumerate(self.hidden_dims):
+            x = ConcatDense(width, name=f"Dense_{i}")(*inputs)  # the names nn.Dense would get
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = ACTIVATIONS[self.activation](x)
+            inputs = (x,)
         return x
 
 
@@ -86,8 +110,7 @@ class Critic(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
-        x = jnp.concatenate([obs, action], axis=-1)
-        x = MLP(self.hidden_dims, self.activation, self.layer_norm)(x)
+        x = MLP(self.hidden_dims, self.activation, self.layer_norm)(obs, action)
         return nn.Dense(1)(x)[..., 0]
 
 

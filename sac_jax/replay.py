@@ -39,6 +39,21 @@ def _transitions(rows: dict, lead: tuple, idx: np.ndarray, capacity: int) -> Bat
     )
 
 
+def _write(rows: dict, lead: tuple, row, capacity: int, obs, action, reward, terminated, next_obs):
+    """Store one env step at `row` (its next observation at row + 1), per index of `lead` (the axes
+    before the row axis); returns the change in the number of sampleable rows."""
+    at, after = (*lead, row), (*lead, (row + 1) % capacity)
+    change = 1 - rows["valid"][at].astype(np.int64) - rows["valid"][after]  # row != row + 1
+    rows["obs"][at] = obs
+    rows["action"][at] = action
+    rows["reward"][at] = reward
+    rows["terminated"][at] = terminated
+    rows["valid"][at] = True
+    rows["obs"][after] = next_obs
+    rows["valid"][after] = False  # its transition is incomplete (or it is a final observation)
+    return change
+
+
 class ReplayBuffer:
     def __init__(
         self, capacity: int, obs_dim: int, action_dim: int, seed: int = 0, rows: dict | None = None
@@ -62,24 +77,22 @@ class ReplayBuffer:
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.obs, self.action, self.reward, self.terminated, self.valid))
 
-    def _set_valid(self, row: int, value: bool):
-        self.num_transitions += int(value) - int(self.valid[row])
-        self.valid[row] = value
+    def _rows(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in _ARRAYS}
 
     def add(self, obs, action, reward, terminated: bool, truncated: bool, next_obs) -> None:
         """Store one env step. `next_obs` is the observation env.step returned (before any reset)."""
-        row, nxt = self.ptr, (self.ptr + 1) % self.capacity
-        self.obs[row] = obs
-        self.action[row] = action
-        self.reward[row] = reward
-        self.terminated[row] = terminated
-        self._set_valid(row, True)
-        self.obs[nxt] = next_obs
-        self._set_valid(nxt, False)  # its transition is incomplete (or it is a final observation)
-        advance = 2 if (terminated or truncated) else 1
-        self.ptr = (row + advance) % self.capacity
-        self.last_row = nxt
+        step = (obs, action, reward, terminated, next_obs)
+        self._advance(terminated or truncated, _write(self._rows(), (), self.ptr, self.capacity, *step))
+
+    def _advance(self, episode_ended: bool, change: int) -> None:
+        """Move the pointers past a step just written: one row, or two when the episode ended (its
+        final observation keeps its own row)."""
+        advance = 2 if episode_ended else 1
+        self.last_row = (self.ptr + 1) % self.capacity
+        self.ptr = (self.ptr + advance) % self.capacity
         self.rows_written = min(self.rows_written + advance, self.capacity)
+        self.num_transitions += int(change)
 
     def end_episode(self) -> None:
         """Close the current episode as if it were truncated, so the next `add` starts a new one.
@@ -139,16 +152,15 @@ class ReplayBuffer:
     def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
         """A Batch of shape (batch_size, ...) or, with num_batches=K, (K, batch_size, ...)."""
         shape = (batch_size,) if num_batches is None else (num_batches, batch_size)
-        rows = {name: getattr(self, name) for name in _ARRAYS}
-        return _transitions(rows, (), self.sample_indices(shape), self.capacity)
+        return _transitions(self._rows(), (), self.sample_indices(shape), self.capacity)
 
 
 class ReplayBuffers:
     """One ReplayBuffer per seed, their rows stored in arrays with a leading seed axis.
 
     Each seed's buffer keeps its own pointers and sampling RNG, so seed i stores and samples exactly
-    as it would alone (and checkpoints as a single-seed buffer); `sample` then gathers every seed's
-    batch in one NumPy indexing per field.
+    as it would alone (and checkpoints as a single-seed buffer); `add` writes every seed's step and
+    `sample` gathers every seed's batch in one NumPy indexing per field.
     """
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, seeds):
@@ -161,6 +173,15 @@ class ReplayBuffers:
 
     def __getitem__(self, i: int) -> ReplayBuffer:
         return self.buffers[i]
+
+    def add(self, obs, action, reward, terminated, truncated, next_obs) -> None:
+        """Store one env step of every seed (arrays with a leading seed axis), one write per field;
+        each seed's buffer ends as its own `ReplayBuffer.add` would leave it."""
+        row = np.array([b.ptr for b in self.buffers])
+        seed = np.arange(len(self.buffers))
+        change = _write(self.rows, (seed,), row, self.capacity, obs, action, reward, terminated, next_obs)
+        for buffer, ended, c in zip(self.buffers, np.logical_or(terminated, truncated), change):
+            buffer._advance(bool(ended), c)
 
     def sample(self, batch_size: int, num_batches: int) -> Batch:
         """A Batch shaped (num_seeds, num_batches, batch_size, ...)."""

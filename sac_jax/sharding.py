@@ -63,12 +63,22 @@ class Placement:
         """This process's seed rows of the sampled batches -> global arrays split as configured."""
         return self._put(batches, self.batches)
 
+    def feed(self, tree, batches: bool = False):
+        """Host arrays (this process's seed rows) as an argument of a jitted call: as they are in
+        one process (jit places them by its in_shardings, cheaper than a device_put), global
+        arrays over several processes."""
+        if jax.process_count() == 1:
+            return tree
+        return self._put(tree, self.batches if batches else self.per_seed)
+
     def local(self, tree):
         """Inverse of `put`: global arrays -> NumPy arrays of this process's seed rows."""
         if jax.process_count() == 1:
             return jax.device_get(tree)
 
         def rows(x):
+            if isinstance(x, np.ndarray):  # already this process's rows (e.g. warm-up actions)
+                return x
             shards = {s.index[0].indices(self.num_seeds)[0]: s.data for s in x.addressable_shards}
             return np.concatenate([np.asarray(shards[start]) for start in sorted(shards)])
 

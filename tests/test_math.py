@@ -130,6 +130,24 @@ def small_state_and_batch():
     return state, batch
 
 
+def test_critic_is_an_mlp_on_the_concatenation(small_state_and_batch):
+    """Q_i(s, a) = W3 relu(W2 relu(W1 [s, a] + b1) + b2) + b3 in float64 NumPy, W1 one kernel over
+    [s, a] (rows: s then a) as nn.Dense on the concatenation would hold and initialize it."""
+    state, batch = small_state_and_batch
+    params = state.critic.params["VmapCritic_0"]
+    q = state.critic.apply_fn({"params": state.critic.params}, batch.obs, batch.action)
+    dense = [params["MLP_0"]["Dense_0"], params["MLP_0"]["Dense_1"], params["Dense_0"]]
+    assert dense[0]["kernel"].shape == (2, 4 + 2, 16)  # (critics, obs + action, hidden)
+    for i in range(2):
+        x = np.concatenate([batch.obs, batch.action], axis=-1).astype(np.float64)
+        for layer, p in enumerate(dense):
+            x = x @ np.asarray(p["kernel"][i], np.float64) + np.asarray(p["bias"][i], np.float64)
+            x = np.maximum(x, 0.0) if layer < 2 else x[..., 0]
+        np.testing.assert_allclose(q[i], x, rtol=1e-5, atol=1e-5)
+    kernel = dense[0]["kernel"]  # lecun_normal with the concatenation's fan-in (6)
+    assert 0.85 < float(kernel.std()) * np.sqrt(6) < 1.15 and float(jnp.abs(dense[0]["bias"]).max()) == 0
+
+
 def test_actor_loss_value_and_finite_difference_gradient(small_state_and_batch):
     state, batch = small_state_and_batch
     key = jax.random.PRNGKey(7)

@@ -32,16 +32,20 @@ def assert_trees_close(a, b):
 
 
 def test_seed_buffers_store_and_sample_as_each_seed_alone():
-    """Per-seed views into one seed-axis array: same rows, same draws as separate buffers."""
+    """One write for all seeds into one seed-axis array: same rows, pointers and draws as separate
+    buffers, each adding its own steps."""
     rng = np.random.default_rng(0)
     buffers = ReplayBuffers(50, 3, 2, seeds=[5, 6])  # small: wraps around, episodes of any length
     alone = [ReplayBuffer(50, 3, 2, seed=s) for s in (5, 6)]
     for _ in range(120):
+        obs, action, next_obs = rng.normal(size=(2, 3)), rng.normal(size=(2, 2)), rng.normal(size=(2, 3))
+        reward, terminated, truncated = rng.normal(size=2), rng.random(2) < 0.05, rng.random(2) < 0.05
+        buffers.add(obs, action, reward, terminated, truncated, next_obs)
         for i in range(2):
-            obs, action, next_obs = rng.normal(size=3), rng.normal(size=2), rng.normal(size=3)
-            reward, terminated, truncated = rng.normal(), rng.random() < 0.05, rng.random() < 0.05
-            for b in (buffers[i], alone[i]):
-                b.add(obs, action, reward, terminated, truncated, next_obs)
+            alone[i].add(obs[i], action[i], reward[i], terminated[i], truncated[i], next_obs[i])
+    for i in range(2):
+        for name, want in alone[i].state_dict().items():  # every row and counter
+            np.testing.assert_array_equal(buffers[i].state_dict()[name], want)
     batch = buffers.sample(8, 3)
     assert batch.obs.shape == (2, 3, 8, 3)
     for i in range(2):
