@@ -59,10 +59,6 @@ class Placement:
         """This process's seed rows of `tree` -> global arrays laid out like the state."""
         return self._put(tree, self.per_seed)
 
-    def put_batches(self, batches):
-        """This process's seed rows of the sampled batches -> global arrays split as configured."""
-        return self._put(batches, self.batches)
-
     def feed(self, tree, batches: bool = False):
         """Host arrays (this process's seed rows) as an argument of a jitted call: as they are in
         one process (jit places them by its in_shardings, cheaper than a device_put), global
