@@ -153,7 +153,7 @@ def train(
     where = placement(len(all_specs), config.batch_size, config.shard)
     specs = [all_specs[i] for i in where.seeds]  # this process's runs; all of them in one process
     seeds = [spec.seed for spec in specs]
-    put = where.put
+    swept = swept_fields(config)
 
     envs = [make_env(config.env_id, s) for s in seeds]
     eval_envs = [make_env(config.env_id, s + 1) for s in seeds]
@@ -171,7 +171,7 @@ def train(
         )
         for env, s in zip(envs, seeds)
     ]
-    explore_keys = put(np.stack([jax.random.fold_in(k, 1) for k in keys]))
+    explore_keys = where.put(np.stack([jax.random.fold_in(k, 1) for k in keys]))
     explore = jax.jit(jax.vmap(
         lambda actor, o, key, t, stats: select_action(actor, o, jax.random.fold_in(key, t), stats),
         in_axes=(0, 0, 0, None, 0),
@@ -184,7 +184,7 @@ def train(
         ckpts = checkpointers(stack, workdir, config, specs, len(all_specs))
         stop = stack.enter_context(StopRequest())
         state, runs = restore_or_init(ckpts, state, runs, envs, buffers)
-        state = put(state)
+        state = where.put(state)
         start = runs[0].step
         if jax.process_index() == 0:  # one writer: every process has the same config
             with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -193,8 +193,8 @@ def train(
         progress = Progress(config.total_steps, start_step=start)
         log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), "
             + (f"seed {seeds[0]}" if len(set(seeds)) == 1 else f"seeds {min(seeds)}..{max(seeds)}")
-            + "".join(f", {f} in {config[f]}" for f in swept_fields(config))
-            + (f" ({len(specs)} runs)" if swept_fields(config) else "")
+            + "".join(f", {f} in {config[f]}" for f in swept)
+            + (f" ({len(specs)} runs)" if swept else "")
             + f" on {where.devices} device(s) ({config.shard} axis split), {jax.process_count()} "
             + f"process(es), {config.total_steps} steps, workdir {workdir}"
             + (f", resumed at step {start}" if start else ""))  # fmt: skip
@@ -236,7 +236,7 @@ def train(
                 run.step = step
             if config.normalize_obs and step % OBS_STATS_INTERVAL == 0:
                 # The newest buffer rows: raw observations, reset and final ones included.
-                newest = put(np.stack([b.latest_obs(OBS_STATS_INTERVAL) for b in buffers.buffers]))
+                newest = where.put(np.stack([b.latest_obs(OBS_STATS_INTERVAL) for b in buffers.buffers]))
                 state = state.replace(obs_stats=jax.vmap(update_stats)(state.obs_stats, newest))
 
             if step % config.eval_interval == 0 or step == config.total_steps:
@@ -269,8 +269,8 @@ def train(
                     ckpt.save(seed_slice(host_state, i), runs[i], envs[i], buffers[i])
             if stop.signum:
                 name = signal.Signals(stop.signum).name
-                where = ckpts[0].directory if len(ckpts) == 1 else os.path.join(workdir, "*seed*")
-                log(f"Stopped by {name} at step {step}; saved a checkpoint in {where}. "
+                saved_in = ckpts[0].directory if len(ckpts) == 1 else os.path.join(workdir, "*seed*")
+                log(f"Stopped by {name} at step {step}; saved a checkpoint in {saved_in}. "
                     f"To resume, run the same command with --workdir {workdir}")  # fmt: skip
                 break
         writer.close()
