@@ -31,6 +31,7 @@ from sac_jax.checkpointing import (
     checkpoint_dir,
 )
 from sac_jax.envs import env_dims, make_env
+from sac_jax.hostmem import reuse_freed_memory
 from sac_jax.normalization import update_stats
 from sac_jax.replay import ReplayBuffers
 from sac_jax.runs import Run, expand_runs, run_config, stacked_values, swept_fields
@@ -148,6 +149,7 @@ def train(
     docs/checkpoints.md). On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
     """
     config_lib.validate(config)
+    reuse_freed_memory()  # else a large vmapped update page-faults its scratch every call
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
     all_specs = expand_runs(config)
     where = placement(len(all_specs), config.batch_size, config.shard)
