@@ -24,6 +24,7 @@ import numpy as np
 from sac_jax.plot import (
     SPREADS, Curve, Reference, plot_curves, read_eval, read_run_config, run_label, seed_stats,
 )
+from sac_jax.writers import log_dirs, log_files
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIG_FILES = {
@@ -90,7 +91,7 @@ def load_config(env_id: str, total_steps: int, seed: int, overrides: dict | None
 
 
 def last_eval_step(run_dir: str) -> int:
-    if not os.path.exists(os.path.join(run_dir, "eval.csv")):
+    if not log_files(run_dir, "eval.csv"):
         return 0
     steps = read_eval(run_dir).steps
     return int(steps.max()) if steps.size else 0
@@ -136,8 +137,10 @@ def read_run(run_dir: str) -> Run:
 
 
 def find_runs(root: str) -> list[str]:
-    """Every directory under `root` that holds an eval.csv, in a stable order."""
-    return sorted(d for d, _, files in os.walk(root) if "eval.csv" in files)
+    """Every run directory under `root` (one with eval.csv in it or in its processP/ folders), in a
+    stable order; the processP/ folders themselves are part of their run, not runs."""
+    runs = {d for d, _, _ in os.walk(root) if log_files(d, "eval.csv")}
+    return sorted(runs - {p for d in runs for p in log_dirs(d)[1:]})
 
 
 def _fmt(x: float) -> str:

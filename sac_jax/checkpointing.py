@@ -57,32 +57,37 @@ def checkpoint_dir(workdir: str) -> str:
 
 
 class WorkdirLock:
-    """An exclusive `flock` on WORKDIR/.lock, held for the whole run.
+    """An exclusive `flock` on WORKDIR/.lock, held for the whole run; with `shared`, a shared one,
+    which the processes of one `--distributed` run hold together and a one-process run cannot take.
 
     The kernel drops the lock when its holder dies (even by kill -9), so a stale lock file left by
-    a dead process never blocks; the pid inside is only for the error message.
+    a dead process never blocks; the pid inside (an exclusive holder's) is only for the error
+    message.
     """
 
-    def __init__(self, workdir: str):
+    def __init__(self, workdir: str, shared: bool = False):
         self.path = os.path.join(workdir, ".lock")
+        self.shared = shared
         self.file = None
 
     def __enter__(self):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.file = open(self.path, "a+")
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.file, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.seek(0)
-            holder = self.file.read().strip() or "unknown"
+            pid = self.file.read().strip()
             self.file.close()
+            holder = f"pid {pid}" if pid else "the processes of a --distributed run"
             raise WorkdirLockedError(
-                f"workdir {os.path.dirname(self.path)!r} is in use by another training run (pid "
-                f"{holder}, lock {self.path}); wait for it to finish, stop it, or use another --workdir"
+                f"workdir {os.path.dirname(self.path)!r} is in use by another training run ({holder}, "
+                f"lock {self.path}); wait for it to finish, stop it, or use another --workdir"
             ) from None
         self.file.truncate(0)
-        self.file.write(str(os.getpid()))
-        self.file.flush()
+        if not self.shared:
+            self.file.write(str(os.getpid()))
+            self.file.flush()
         return self
 
     def __exit__(self, *exc):

@@ -35,10 +35,10 @@ from sac_jax.hostmem import reuse_freed_memory
 from sac_jax.normalization import update_stats
 from sac_jax.replay import ReplayBuffers
 from sac_jax.runs import Run, expand_runs, run_config, stacked_values, swept_fields
-from sac_jax.sharding import all_processes, placement, process_dir, seed_slice, stack_seeds
+from sac_jax.sharding import all_processes, placement, process_dirs, seed_slice, stack_seeds
 from sac_jax.state import create_state
 from sac_jax.update import select_action, update_steps
-from sac_jax.writers import Progress, RunWriter
+from sac_jax.writers import Progress, RunWriter, log_dirs, truncate_logs
 
 OBS_STATS_INTERVAL = 1_000  # env steps between merges of the newest observations into obs_stats
 
@@ -181,8 +181,13 @@ def train(
     update = vmap_seeds(update_fn, where)
     obs_stats = (lambda s: s.obs_stats) if config.normalize_obs else (lambda s: None)
 
+    dirs = process_dirs(workdir)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(WorkdirLock(process_dir(workdir)))
+        # A one-process run locks the workdir alone; the processes of a distributed run share its
+        # lock and each holds its own folder's, so no two runs of either kind write one workdir.
+        stack.enter_context(WorkdirLock(workdir, shared=len(dirs) > 1))
+        if len(dirs) > 1:
+            stack.enter_context(WorkdirLock(dirs[jax.process_index()]))
         ckpts = checkpointers(stack, workdir, config, specs, len(all_specs))
         stop = stack.enter_context(StopRequest())
         state, runs = restore_or_init(ckpts, state, runs, envs, buffers)
@@ -191,7 +196,9 @@ def train(
         if jax.process_index() == 0:  # one writer: every process has the same config
             with open(os.path.join(workdir, "config.json"), "w") as f:
                 f.write(config.to_json_best_effort(indent=2))
-        writer = RunWriter(process_dir(workdir), resume_step=start, multi_run=len(all_specs) > 1)
+            for other in set(log_dirs(workdir)) - set(dirs):  # rows of other process counts' runs
+                truncate_logs(other, start)
+        writer = RunWriter(dirs[jax.process_index()], resume_step=start, multi_run=len(all_specs) > 1)
         progress = Progress(config.total_steps, start_step=start)
         log(f"sac_jax: {config.env_id} (obs {obs_dim}, action {action_dim}), "
             + (f"seed {seeds[0]}" if len(set(seeds)) == 1 else f"seeds {min(seeds)}..{max(seeds)}")

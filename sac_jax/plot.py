@@ -7,7 +7,6 @@ seeds of one task become one curve; a sweep's points are separate curves. The be
 """
 
 import argparse
-import csv
 import itertools
 import json
 import os
@@ -18,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: no display on the training machines
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from sac_jax.writers import read_rows  # noqa: E402
 
 SPREADS = ("std", "minmax")
 
@@ -41,11 +42,11 @@ RESULT_COLUMNS = ("step", "seed", "return_mean", "return_std")
 
 
 def read_evals(run_dir: str) -> dict[str, list[Curve]]:
-    """`run_dir/eval.csv` as curves by sweep point, one curve per seed. Rows are tagged with `seed`
-    (in runs since `num_seeds`) and the swept fields' values (`sac_jax.runs.Run.tags`); a point's
-    label is e.g. `tau=0.01`, and "" without a sweep."""
-    with open(os.path.join(run_dir, "eval.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
+    """The run's eval rows (`run_dir/eval.csv` and, after `--distributed`, each
+    `run_dir/processP/eval.csv`) as curves by sweep point, one curve per seed. Rows are tagged with
+    `seed` (in runs since `num_seeds`) and the swept fields' values (`sac_jax.runs.Run.tags`); a
+    point's label is e.g. `tau=0.01`, and "" without a sweep."""
+    rows = read_rows(run_dir, "eval.csv")
     swept = [k for k in (rows[0] if rows else {}) if k not in RESULT_COLUMNS]
     by_run: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -150,7 +151,7 @@ def parse_reference(text: str) -> Reference:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sac_jax.plot", description=__doc__.split("\n")[0])
-    parser.add_argument("run_dirs", nargs="+", help="run directories, each holding eval.csv")
+    parser.add_argument("run_dirs", nargs="+", help="run directories (the --workdir of train.py)")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--reference", type=parse_reference, action="append", default=[])
     parser.add_argument("--spread", choices=SPREADS, default="std")

@@ -11,7 +11,6 @@ batch axis (`config.shard`), and which seeds this process owns when several proc
 """
 
 import dataclasses
-import os
 
 import jax
 import numpy as np
@@ -19,6 +18,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sac_jax.config import ConfigError
+from sac_jax.writers import process_log_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,12 +110,12 @@ def placement(num_seeds: int, batch_size: int, shard: str = "seed", devices=None
     return Placement(replicated, NamedSharding(mesh, PartitionSpec(None, None, shard)), num_seeds)
 
 
-def process_dir(workdir: str) -> str:
-    """Where this process logs and locks: the workdir itself, or WORKDIR/processP/ when there are
-    several processes (their logs then never interleave; rows carry the seed)."""
+def process_dirs(workdir: str) -> list[str]:
+    """Where each process of this run logs and locks, in process order: the workdir itself with one
+    process, else WORKDIR/processP/ for process P."""
     if jax.process_count() == 1:
-        return workdir
-    return os.path.join(workdir, f"process{jax.process_index()}")
+        return [workdir]
+    return [process_log_dir(workdir, p) for p in range(jax.process_count())]
 
 
 def all_processes(values: list[int | None]) -> list[int | None]:

@@ -1,12 +1,17 @@
-"""Run outputs: CSV files, TensorBoard events and a console progress line."""
+"""Run outputs: CSV files, TensorBoard events and a console progress line; and reading a run's
+CSV rows back, whichever processes wrote them."""
 
 import csv
+import itertools
 import os
 import time
 
 from tensorboardX import SummaryWriter
 
 from sac_jax.runs import Run
+
+
+CSV_LOGS = ("train.csv", "eval.csv")
 
 
 class CsvWriter:
@@ -20,7 +25,7 @@ class CsvWriter:
                 self.fields = next(csv.reader(f))
 
     def truncate(self, last_step: int) -> None:
-        """Drop rows after `last_step`: a resumed run rewrites them, so none appear twice."""
+        """Drop rows after `last_step`."""
         if not self.fields:
             return
         self._rewrite([r for r in self._rows() if int(float(r["step"])) <= last_step])
@@ -45,8 +50,46 @@ class CsvWriter:
             csv.DictWriter(f, fieldnames=self.fields).writerow(row)
 
 
+def process_log_dir(workdir: str, process: int) -> str:
+    """WORKDIR/processP/: where process P of a run over several processes logs (their rows then
+    never interleave; rows carry the seed)."""
+    return os.path.join(workdir, f"process{process}")
+
+
+def log_dirs(workdir: str) -> list[str]:
+    """WORKDIR, then its processP/ folders in process order: everywhere a run's logs may be, since
+    a resumed run may use another process count than the one that started it."""
+    processes = (process_log_dir(workdir, p) for p in itertools.count())
+    return [workdir, *itertools.takewhile(os.path.isdir, processes)]
+
+
+def log_files(workdir: str, name: str) -> list[str]:
+    """The `name` files (one of CSV_LOGS) that exist in `log_dirs(workdir)`."""
+    return [path for d in log_dirs(workdir) if os.path.exists(path := os.path.join(d, name))]
+
+
+def read_rows(workdir: str, name: str) -> list[dict]:
+    """The rows of all `log_files(workdir, name)`, sorted by step (stably: rows of one step keep
+    their folder order, so seeds stay in process order)."""
+    paths = log_files(workdir, name)
+    if not paths:
+        raise FileNotFoundError(f"no {name} in {workdir!r} or its processP/ folders")
+    rows = []
+    for path in paths:
+        with open(path, newline="") as f:
+            rows += csv.DictReader(f)
+    return sorted(rows, key=lambda r: int(r["step"]))
+
+
+def truncate_logs(log_dir: str, last_step: int) -> None:
+    """Drop the CSV rows of `log_dir` after `last_step`: a resumed run rewrites them, so none
+    appear twice."""
+    for name in CSV_LOGS:
+        CsvWriter(os.path.join(log_dir, name)).truncate(last_step)
+
+
 class RunWriter:
-    """train.csv, eval.csv and TensorBoard event files in one workdir; one row per run, tagged with
+    """train.csv, eval.csv and TensorBoard event files in one folder; one row per run, tagged with
     its seed and swept values (`sac_jax.runs.Run.tags`).
 
     `resume_step`: the step a resumed run continues from. Rows and events logged after it (by the
@@ -54,12 +97,10 @@ class RunWriter:
     `multi_run`: TensorBoard tags get a `/RUN_NAME` suffix, so each run is its own curve.
     """
 
-    def __init__(self, workdir: str, resume_step: int = 0, multi_run: bool = False):
-        self.train = CsvWriter(os.path.join(workdir, "train.csv"))
-        self.eval = CsvWriter(os.path.join(workdir, "eval.csv"))
-        for csv_writer in (self.train, self.eval):
-            csv_writer.truncate(resume_step)
-        self.tb = SummaryWriter(workdir, purge_step=resume_step + 1)
+    def __init__(self, log_dir: str, resume_step: int = 0, multi_run: bool = False):
+        truncate_logs(log_dir, resume_step)
+        self.train, self.eval = (CsvWriter(os.path.join(log_dir, name)) for name in CSV_LOGS)
+        self.tb = SummaryWriter(log_dir, purge_step=resume_step + 1)
         self.multi_run = multi_run
 
     def _write(self, group: str, csv_writer: CsvWriter, step: int, run: Run, scalars: dict):

@@ -7,7 +7,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from sac_jax import benchmark, plot
+from sac_jax import benchmark, plot, writers
 
 TINY = {
     "hidden_dims": (32, 32),
@@ -114,3 +114,31 @@ def test_every_suite_env_has_a_config():
         for env, budget in suite:
             config = benchmark.load_config(env, budget, seed=3)
             assert (config.env_id, config.total_steps, config.seed) == (env, budget, 3)
+
+
+def write_evals(path, rows):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "seed", "tau", "return_mean", "return_std"])
+        writer.writerows(rows)
+
+
+def test_a_runs_eval_rows_are_read_from_all_its_processes(tmp_path):
+    """A run started by two processes (one sweep point each, both seed 3) and resumed by one at
+    step 200: one run, its rows merged by seed and sweep point and sorted by step."""
+    run = str(tmp_path / "runs" / "tau_sweep")
+    write_evals(os.path.join(run, "eval.csv"), [(300, 3, 0.01, -3.0, 0), (300, 3, 0.02, -30.0, 0)])
+    write_evals(os.path.join(run, "process0", "eval.csv"), [(100, 3, 0.01, -1.0, 0), (200, 3, 0.01, -2.0, 0)])
+    write_evals(os.path.join(run, "process1", "eval.csv"), [(100, 3, 0.02, -10.0, 0), (200, 3, 0.02, -20.0, 0)])
+    rows = writers.read_rows(run, "eval.csv")
+    assert [(r["step"], r["tau"]) for r in rows] == [
+        ("100", "0.01"), ("100", "0.02"), ("200", "0.01"), ("200", "0.02"), ("300", "0.01"), ("300", "0.02")
+    ]  # fmt: skip
+    points = plot.read_evals(run)
+    assert list(points) == ["tau=0.01", "tau=0.02"]
+    for (curve,), want in zip(points.values(), ([-1.0, -2.0, -3.0], [-10.0, -20.0, -30.0])):
+        assert list(curve.steps) == [100, 200, 300] and list(curve.returns) == want
+    assert benchmark.find_runs(str(tmp_path)) == [run]  # not its process folders
+    with pytest.raises(FileNotFoundError, match="no eval.csv in .*empty.* or its processP/ folders"):
+        plot.read_evals(str(tmp_path / "empty"))

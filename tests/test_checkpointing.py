@@ -55,10 +55,10 @@ def fresh_run(config):
     return env, create_state(config, obs_dim, action_dim), run, buffer
 
 
-def restore(workdir, config):
+def restore(workdir, config, step=None):
     env, state, run, buffer = fresh_run(config)
     with Checkpointer(workdir, config) as ckpt:
-        state, run = ckpt.restore_or_init(state, run, env, buffer)
+        state, run = ckpt.restore_or_init(state, run, env, buffer, step=step)
     return env, state, run, buffer
 
 
@@ -247,6 +247,18 @@ def test_lock_refuses_second_run_and_ignores_dead_holder(tmp_path):
     with WorkdirLock(workdir):
         with pytest.raises(WorkdirLockedError, match=f"pid {os.getpid()}"):
             WorkdirLock(workdir).__enter__()
+
+
+def test_a_distributed_run_and_a_one_process_run_lock_each_other_out(tmp_path):
+    """The processes of a `--distributed` run share the workdir's lock; a one-process run needs it
+    alone."""
+    workdir = str(tmp_path)
+    with WorkdirLock(workdir, shared=True), WorkdirLock(workdir, shared=True):
+        with pytest.raises(WorkdirLockedError, match=r"\(the processes of a --distributed run, lock"):
+            WorkdirLock(workdir).__enter__()
+    with WorkdirLock(workdir):
+        with pytest.raises(WorkdirLockedError, match=f"pid {os.getpid()}"):
+            WorkdirLock(workdir, shared=True).__enter__()
 
 
 def evaluate_error(argv, capsys) -> str:

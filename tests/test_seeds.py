@@ -1,7 +1,6 @@
 """Many seeds in one process: each seed equals its single-seed run; sharded equals unsharded;
 logs carry the seed; a multi-seed run resumes exactly from its per-seed checkpoints."""
 
-import csv
 import os
 import subprocess
 import sys
@@ -18,12 +17,8 @@ from sac_jax.plot import group_runs
 from sac_jax.plot import main as plot_main
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.sharding import placement
+from sac_jax.writers import read_rows
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, assert_trees_identical, restore, small_config
-
-
-def read_rows(workdir, name):
-    with open(os.path.join(workdir, name), newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def assert_trees_close(a, b):

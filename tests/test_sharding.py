@@ -1,8 +1,10 @@
 """Placement over devices and processes: batch-axis sharding equals the unsharded run; two
-processes (jax.distributed on CPU) each training one seed equal one process training both; a run
-sharded over 2 devices resumes exactly on 1 device."""
+processes (jax.distributed on CPU) each training one seed equal one process training both, and
+their run resumes in one process; a run sharded over 2 devices resumes exactly on 1 device."""
 
+import csv
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,9 +16,11 @@ import pytest
 
 from sac_jax import loop
 from sac_jax.config import ConfigError, validate
+from sac_jax.plot import read_evals
 from sac_jax.sharding import placement
+from sac_jax.writers import read_rows
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
-from tests.test_seeds import assert_trees_close, read_rows, two_seeds  # noqa: F401 (fixture)
+from tests.test_seeds import assert_trees_close, two_seeds  # noqa: F401 (fixture)
 
 TWO_DEVICES = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
@@ -31,10 +35,21 @@ def run_python(script: str, env: dict) -> str:
 
 
 def returns(workdir, seed, steps=("100", "200", "300")):
+    """Seed `seed`'s eval returns at `steps`, from the rows of all of the workdir's processes."""
     rows = read_rows(workdir, "eval.csv")
     picked = [r for r in rows if r["seed"] == str(seed) and r["step"] in steps]
     assert [r["step"] for r in picked] == list(steps)
     return [float(r["return_mean"]) for r in picked]
+
+
+def assert_resumed_exactly(workdir, two_seeds):
+    """Seeds 3 and 4 of a resumed run end as the uninterrupted one-process run: final states, and
+    eval returns from the rows of all the workdir's processes."""
+    for seed in (3, 4):
+        config = small_config(seed=seed)
+        resumed = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
+        assert_trees_close(resumed, restore(os.path.join(two_seeds, f"seed{seed}"), config)[1])
+        np.testing.assert_allclose(returns(workdir, seed), returns(two_seeds, seed), rtol=1e-5)
 
 
 def test_shard_and_its_divisibility_are_validated():
@@ -80,16 +95,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_each_training_one_seed_match_one_process(two_seeds, tmp_path):
-    """train.py --distributed in two local CPU processes (one device each): process p makes, steps
-    and saves seed 3 + p only, logs to WORKDIR/processP/, and equals the one-process 2-seed run."""
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """train.py --distributed in two local CPU processes (one device each), seeds 3 and 4 stopped at
+    step 150 (a checkpoint step); returns the workdir and each process's stdout."""
+    tmp_path = tmp_path_factory.mktemp("two_processes")
     workdir = str(tmp_path / "hosts")
     config_file = tmp_path / "two_seeds.py"
     config_file.write_text(textwrap.dedent("""
         from tests.test_checkpointing import small_config
 
         def get_config():
-            return small_config(seed=3, num_seeds=2)
+            return small_config(seed=3, num_seeds=2, total_steps=150)
     """))
     address = f"127.0.0.1:{free_port()}"
     procs = [
@@ -108,17 +125,44 @@ def test_two_processes_each_training_one_seed_match_one_process(two_seeds, tmp_p
             proc.kill()
     for proc, (stdout, stderr) in zip(procs, outs):
         assert proc.returncode == 0, stderr[-3000:]
+    return workdir, [stdout for stdout, _ in outs]
+
+
+def test_two_processes_each_training_one_seed_match_one_process(two_processes, two_seeds):
+    """Process p makes, steps and saves seed 3 + p only, logs to WORKDIR/processP/, and equals the
+    one-process 2-seed run; the plot reads both processes' rows as one run."""
+    workdir, outs = two_processes
     for p, seed in enumerate((3, 4)):
-        assert f"seed {seed} on 2 device(s) (seed axis split), 2 process(es)" in outs[p][0]
+        assert f"seed {seed} on 2 device(s) (seed axis split), 2 process(es)" in outs[p]
         config = small_config(seed=seed)
         got = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
-        assert_trees_close(got, restore(os.path.join(two_seeds, f"seed{seed}"), config)[1])
+        assert_trees_close(got, restore(os.path.join(two_seeds, f"seed{seed}"), config, step=150)[1])
         process_dir = os.path.join(workdir, f"process{p}")
         assert {r["seed"] for r in read_rows(process_dir, "eval.csv")} == {str(seed)}
-        np.testing.assert_allclose(returns(process_dir, seed), returns(two_seeds, seed), rtol=1e-5)
+        at_100 = [returns(d, seed, ["100"]) for d in (process_dir, two_seeds)]  # 150: not in two_seeds
+        np.testing.assert_allclose(*at_100, rtol=1e-5)
     assert sorted(os.listdir(workdir)) == [
-        "config.json", "process0", "process1", "seed3", "seed4"
+        ".lock", "config.json", "process0", "process1", "seed3", "seed4"
     ]  # fmt: skip
+    (curves,) = read_evals(workdir).values()
+    assert [list(c.steps) for c in curves] == [[100, 150], [100, 150]]
+
+
+def test_two_process_run_resumes_in_one_process(two_processes, two_seeds, tmp_path):
+    """The 2-process run stopped at step 150, continued here by one ordinary process to 300, equals
+    the uninterrupted one-process run. The earlier rows stay in processP/, cut at step 150 (a row
+    the stopped run logged after its checkpoint goes); the new ones go to WORKDIR/."""
+    workdir = str(tmp_path / "resumed")
+    shutil.copytree(two_processes[0], workdir)
+    with open(os.path.join(workdir, "process0", "eval.csv"), "a") as f:
+        f.write("200,3,0.0,0.0\n")  # as if it had been killed after evaluating past its checkpoint
+    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    assert_resumed_exactly(workdir, two_seeds)
+    steps = {}
+    for d in ("process0", "process1", "."):
+        with open(os.path.join(workdir, d, "eval.csv"), newline="") as f:
+            steps[d] = [r["step"] for r in csv.DictReader(f)]
+    assert steps == {"process0": ["100", "150"], "process1": ["100", "150"], ".": ["200", "200", "300", "300"]}
 
 
 def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
@@ -133,9 +177,4 @@ def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
     assert "seeds 3..4 on 2 device(s)" in out
     assert jax.device_count() == 1
     loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
-    for seed in (3, 4):
-        config = small_config(seed=seed)
-        resumed = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
-        assert_trees_close(resumed, restore(os.path.join(two_seeds, f"seed{seed}"), config)[1])
-        # The stopped run also evaluated at its last step, 150: its row stays in eval.csv.
-        np.testing.assert_allclose(returns(workdir, seed), returns(two_seeds, seed), rtol=1e-5)
+    assert_resumed_exactly(workdir, two_seeds)  # (the row of its stop step, 150, stays)

@@ -16,8 +16,9 @@ from sac_jax.plot import group_runs
 from sac_jax.policy import load_policy
 from sac_jax.runs import Run, expand_runs, run_config
 from sac_jax.sharding import placement
+from sac_jax.writers import read_rows
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
-from tests.test_seeds import assert_trees_close, read_rows
+from tests.test_seeds import assert_trees_close
 from tests.test_update import ACTION_DIM, OBS_DIM, make_batch
 
 SWEEP = dict(critic_lr=[1e-3, 3e-4], tau=[0.005, 0.02])
