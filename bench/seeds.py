@@ -70,6 +70,30 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def measure(env_id: str, counts: list[int], steps: int) -> list[dict]:
+    """For each N in `counts`: N seeds in one process, then (N > 1) N one-seed processes at once."""
+    rows, base = [], None
+    for n in counts:
+        runs = {"one process": results([launch(env_id, steps, n, 0)])}
+        if n > 1:
+            runs[f"{n} processes"] = results([launch(env_id, steps, 1, s) for s in range(n)])
+        for how, rs in runs.items():
+            seeds_each = n if how == "one process" else 1
+            aggregate = sum(r["rate"] * seeds_each for r in rs)
+            base = base or aggregate
+            rows.append(dict(env=env_id, seeds=n, how=how, aggregate=aggregate, vs_one=aggregate / base,
+                             rss_mb=sum(r["rss_mb"] for r in rs)))  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict]) -> list[str]:
+    lines = ["| env | seeds | how | aggregate env steps/s | vs 1 seed | peak RSS (MB, summed) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} | {r['vs_one']:.2f}x | "
+              f"{r['rss_mb']:,.0f} |" for r in rows]  # fmt: skip
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="Pendulum-v1")
@@ -83,20 +107,7 @@ def main():
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_name()}, {args.env}, "
           f"{args.steps} steps (updates after {args.steps // 4})\n\nbefore: {uptime()}\n")  # fmt: skip
-    print("| seeds | how | aggregate env steps/s | vs 1 seed | peak RSS (MB, summed) |")
-    print("|---|---|---|---|---|")
-    base = None
-    for n in args.seeds:
-        runs = {"one process": [launch(args.env, args.steps, n, 0)]}
-        runs["one process"] = results(runs["one process"])
-        if n > 1:
-            runs[f"{n} processes"] = results([launch(args.env, args.steps, 1, s) for s in range(n)])
-        for how, rs in runs.items():
-            seeds_each = n if how == "one process" else 1
-            agg = sum(r["rate"] * seeds_each for r in rs)
-            base = base or agg
-            rss = sum(r["rss_mb"] for r in rs)
-            print(f"| {n} | {how} | {agg:,.0f} | {agg / base:.2f}x | {rss:,.0f} |", flush=True)
+    print("\n".join(table(measure(args.env, args.seeds, args.steps))))
     print(f"\nafter: {uptime()}")
 
 

@@ -3,8 +3,10 @@
 Measures, in one run on this machine: the matmul ceiling, the FLOPs of one update and the fraction
 of the ceiling it reaches; update throughput (single and fused) against a PyTorch reference;
 end-to-end `train.py` env steps/s against the bare update rate; cold and warm start time with the
-persistent compilation cache; peak memory and replay bytes per transition. The machine is shared,
-so rates are medians over interleaved rounds and every target is a ratio taken inside this run.
+persistent compilation cache; peak memory and replay bytes per transition; and (full runs) 1, 4
+and 8 seeds in one process against as many concurrent processes (`bench/seeds.py`). The machine
+is shared, so rates are medians over interleaved rounds and every target is a ratio taken inside
+this run.
 Prints a table and rewrites the generated section of docs/performance.md.
 """
 
@@ -23,6 +25,7 @@ import time
 import jax
 import numpy as np
 
+from bench import seeds
 from sac_jax import (
     Batch,
     ReplayBuffer,
@@ -33,6 +36,7 @@ from sac_jax import (
     update_steps,
 )
 from sac_jax.envs import make_env
+from sac_jax.hostmem import reuse_freed_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "performance.md")
@@ -40,6 +44,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 SIZES = {"Humanoid": (348, 17), "HalfCheetah": (17, 6)}
 ENV_IDS = {"Humanoid": "Humanoid-v5", "HalfCheetah": "HalfCheetah-v5"}
 BATCH, HIDDEN = 256, 256
+SEED_ENVS, SEED_STEPS = ("HalfCheetah-v5", "Pendulum-v1"), 3000
 
 
 # ---- timing -----------------------------------------------------------------------------------
@@ -264,18 +269,20 @@ def run_train(env_id: str, workdir: str, cache_dir: str, overrides: dict) -> tup
     return wall, usage.ru_maxrss
 
 
-def end_to_end(name: str, tmp: str, run: int, log_interval: int, intervals: int) -> tuple[float, int]:
-    """Env steps/s after learning starts: the log intervals after the first (which compiles) and
-    before the last (which evaluates); total steps over total time."""
+def end_to_end(name: str, tmp: str, run: int, log_interval: int, warmup: int, intervals: int) -> tuple[float, int]:
+    """Env steps/s in steady state: over `intervals` log intervals that start `warmup` intervals
+    after learning starts (the first compiles the update, and early episodes are short, so resets
+    are frequent) and end one interval before the run does (the last one evaluates)."""
     starts = 1000
-    total = starts + (intervals + 2) * log_interval
+    first = starts + warmup * log_interval
+    total = first + (intervals + 1) * log_interval
     workdir = os.path.join(tmp, f"e2e_{name}_{run}")
     _, rss = run_train(ENV_IDS[name], workdir, os.path.join(tmp, "cache_e2e"), {
         "learning_starts": starts, "total_steps": total, "log_interval": log_interval,
         "eval_interval": total, "eval_episodes": 1,
     })  # fmt: skip
     with open(os.path.join(workdir, "train.csv")) as f:
-        rows = [r for r in csv.DictReader(f) if starts + log_interval < int(r["step"]) < total]
+        rows = [r for r in csv.DictReader(f) if first < int(r["step"]) < total]
     seconds = sum(log_interval / float(r["steps_per_sec"]) for r in rows)
     return len(rows) * log_interval / seconds, rss
 
@@ -293,8 +300,10 @@ def start_times(tmp: str) -> dict:
 
 
 def compile_seconds(obs_dim: int, act_dim: int) -> float:
-    """In-process XLA compile of `update_steps` (K=1) with no persistent cache."""
+    """In-process XLA compile of `update_steps` (K=1) with no persistent cache. The caches are
+    cleared first: the throughput runs above compiled this very program."""
     state = create_state(default_config(), obs_dim, act_dim)
+    jax.clear_caches()
     t = time.perf_counter()
     update_steps.lower(state, random_batch(obs_dim, act_dim, 1)).compile()
     return time.perf_counter() - t
@@ -349,8 +358,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
     parser.add_argument("--no-write", action="store_true", help="print only; leave the docs alone")
     args = parser.parse_args()
+    reuse_freed_memory()  # as train() does, so the bare and end-to-end rates are comparable
     rounds, seconds = (2, 1.0) if args.quick else (5, 2.0)
-    log_interval, intervals, e2e_runs = (250, 2, 1) if args.quick else (500, 4, 2)
+    log_interval, warmup, intervals, e2e_runs = (500, 2, 3, 1) if args.quick else (500, 4, 6, 2)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = load()
     rows: list[tuple[str, str]] = []
@@ -386,11 +396,12 @@ def main():
         bare_runner = jax_runners(o, a, ks=(1,))["update_steps K=1"]
         bare, e2e = [timed(bare_runner, 2 * seconds)], []
         for run in range(e2e_runs):  # bare, e2e, bare, e2e, bare: each e2e between two bare
-            sps, rss = end_to_end(name, tmp, run, log_interval, intervals)
+            sps, rss = end_to_end(name, tmp, run, log_interval, warmup, intervals)
             e2e.append(sps)
             bare.append(timed(bare_runner, 2 * seconds))
         ratio = statistics.median(s / statistics.mean(bare[i : i + 2]) for i, s in enumerate(e2e))
-        rows.append((f"{name}: train.py env steps/s after learning starts",
+        rows.append((f"{name}: train.py env steps/s, steady state ({warmup * log_interval} to "
+                     f"{(warmup + intervals) * log_interval} steps after learning starts)",
                      f"{statistics.median(e2e):.1f} (bare update_steps K=1 around it: "
                      f"{statistics.median(bare):.1f}/s)"))  # fmt: skip
         pieces = loop_piece_ms(ENV_IDS[name], o, a, seconds)
@@ -413,6 +424,16 @@ def main():
     rows.append(("benchmark process peak RSS (MiB)",
                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"))  # fmt: skip
 
+    seed_rows = []  # N seeds in one process vs N processes (bench/seeds.py); full runs only
+    if not args.quick:
+        for env_id in SEED_ENVS:
+            seed_rows += seeds.measure(env_id, [1, 4, 8], SEED_STEPS)
+    for r in seed_rows:
+        if r["how"] == "one process" and r["seeds"] > 1:
+            apart = next(x for x in seed_rows if x["env"] == r["env"] and x["how"] == f"{r['seeds']} processes")
+            targets[f"{r['env']}: {r['seeds']} seeds in one process / {r['seeds']} processes"] = (
+                r["aggregate"] / apart["aggregate"], 1.0)  # fmt: skip
+
     rows += [(label, status(value, target)) for label, (value, target) in targets.items()]
     rows.append(("cold start to first update, s (target < 15)",
                  f"{starts['cold']:.1f} ({'met' if starts['cold'] < 15 else 'NOT met'})"))  # fmt: skip
@@ -426,6 +447,9 @@ def main():
     ]
     table = ["| measurement | result |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     text = "\n".join(header) + "\n\n" + "\n".join(table)
+    if seed_rows:
+        text += (f"\n\nSeeds in one process vs concurrent processes (`bench/seeds.py`, {SEED_STEPS} env "
+                 f"steps per run, updates from step {SEED_STEPS // 4}):\n\n" + "\n".join(seeds.table(seed_rows)))
     print(text)
     if not args.no_write:
         write_doc(text)
