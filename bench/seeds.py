@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,8 +42,15 @@ def child(env_id: str, steps: int, num_seeds: int, seed: int) -> None:
             rows = [r for r in csv.DictReader(f) if r["seed"] == str(seed)]
     first, last = config.learning_starts + 2 * LOG_INTERVAL, steps - LOG_INTERVAL
     rates = [float(r["steps_per_sec"]) for r in rows if first <= int(r["step"]) <= last]
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    print(json.dumps({"rate": sum(rates) / len(rates), "rss_mb": rss_mb}))
+    print(json.dumps({"rate": sum(rates) / len(rates), "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS since exec (VmHWM). Not ru_maxrss: Linux carries that over exec from
+    the parent, so a child of a large benchmark process would report the parent's peak."""
+    with open("/proc/self/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return kib / 1024
 
 
 def launch(env_id: str, steps: int, num_seeds: int, seed: int) -> subprocess.Popen:

@@ -1,12 +1,13 @@
 """Keep host memory that XLA frees mapped, so the next call reuses it instead of page-faulting.
 
-XLA on CPU takes each execution's scratch buffers from malloc and frees them when the call ends.
-glibc serves a block above its mmap threshold (at most 32 MiB), or one too big for a worker
-thread's arena (64 MiB), with a fresh `mmap` and unmaps it on free, so a program whose scratch
-outgrows that page-faults all of it on every call: 8 vmapped HalfCheetah seeds took ~10,800 minor
-faults and ~19 ms of kernel time per update, 0.6x the per-seed rate of 4 seeds (docs/scaling.md).
-With one arena, no mmap and no trimming, large blocks come from the heap and every call after the
-first reuses the same pages.
+XLA on CPU allocates an execution's buffers with malloc and frees them when they die. glibc serves
+every block above its mmap threshold (at most 32 MiB) with a fresh `mmap` and unmaps it on free,
+so a program with such buffers page-faults all of them on every call: 8 vmapped HalfCheetah seeds
+took ~10,800 minor faults and ~19 ms of kernel time per update, 0.6x the per-seed rate of 4 seeds
+(docs/scaling.md). With mmap off and no trimming, large blocks come from the heap and later calls
+reuse the same pages. Not covered: blocks a worker thread allocates beyond the 64 MiB heaps of its
+own arena, which glibc still maps; forcing one arena covers them, but made the one-seed Humanoid
+update 20% slower (threads contend for its lock), so it is left alone.
 """
 
 import ctypes
@@ -15,7 +16,6 @@ import functools
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_MAX = -4
-M_ARENA_MAX = -8
 NEVER_TRIM = 2**31 - 1  # mallopt takes an int: the largest free heap top glibc may keep
 
 
@@ -26,5 +26,5 @@ def reuse_freed_memory() -> bool:
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     if not hasattr(libc, "gnu_get_libc_version"):
         return False
-    settings = ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, NEVER_TRIM))
+    settings = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, NEVER_TRIM))
     return all([libc.mallopt(param, value) for param, value in settings])

@@ -147,9 +147,11 @@ def train(
 
     If `workdir` holds checkpoints, training continues from the latest one (see
     docs/checkpoints.md). On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
+    It sets the process's malloc to keep freed memory (`sac_jax.hostmem.reuse_freed_memory`), or
+    an update with large scratch, such as many vmapped seeds, page-faults it in on every call.
     """
     config_lib.validate(config)
-    reuse_freed_memory()  # else a large vmapped update page-faults its scratch every call
+    reuse_freed_memory()
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
     all_specs = expand_runs(config)
     where = placement(len(all_specs), config.batch_size, config.shard)

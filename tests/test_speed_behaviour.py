@@ -79,32 +79,32 @@ def test_action_selection_compiles_once_across_many_calls(compile_counter):
 FAULTS_PER_CALL = """
     import resource, jax, jax.numpy as jnp
     {setup}
-    # 64 MiB of scratch per call, over glibc's largest mmap threshold (32 MiB) and the size of a
-    # thread's malloc arena: the case of a vmapped update over many seeds.
-    f = jax.jit(lambda x: jnp.cumsum(x * 2.0, axis=0).sum())
-    x = jnp.ones((4096, 4096))
+    # A 40 MiB buffer per call, over glibc's largest mmap threshold (32 MiB): the size of the
+    # buffers of a vmapped update over 8 HalfCheetah seeds.
+    f = jax.jit(lambda x: x * 2.0)
+    x = jnp.ones((2560, 4096))
     faults = []
     for _ in range(20):
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         f(x).block_until_ready()
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    # The last 10 calls: the first compiles, and glibc's heap grows over the next few
+    # The last 10 calls: the first compiles, and glibc's heap may grow over the next few
     # (fragmentation) before every call fits into memory freed by an earlier one.
     print(sum(faults[-10:]), faults)
 """
 
 
 def test_training_reuses_freed_host_memory_across_xla_calls(tmp_path):
-    """After `train()`, XLA calls with 64 MiB of scratch mostly reuse freed pages, where in a fresh
-    process every call maps (and page-faults) its scratch anew."""
+    """After `train()`, XLA calls that each allocate 40 MiB mostly reuse freed pages, where in a
+    fresh process every call maps (and page-faults) its buffer anew."""
     from tests.test_sharding import SUBPROCESS_ENV, run_python
 
-    pages = 64 * 2**20 // 4096
+    pages = 40 * 2**20 // 4096
     fresh = int(run_python(FAULTS_PER_CALL.format(setup=""), SUBPROCESS_ENV).split()[0])
     trained = int(run_python(FAULTS_PER_CALL.format(setup=(
         "from sac_jax import loop; from tests.tiny import tiny_config; "
         f"loop.train(tiny_config(total_steps=101), {str(tmp_path)!r}, quiet=True)"
     )), SUBPROCESS_ENV).split()[0])  # fmt: skip
-    assert fresh > 10 * pages  # the mechanism this guards against is really there
+    assert fresh > 5 * pages  # the mechanism this guards against is really there
     # Not zero: this VM's kernel reclaims idle pages now and then, and they fault back in.
     assert trained < fresh / 2
