@@ -358,7 +358,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
     parser.add_argument("--no-write", action="store_true", help="print only; leave the docs alone")
     args = parser.parse_args()
-    reuse_freed_memory()  # as train() does, so the bare and end-to-end rates are comparable
+    reuse_freed_memory()  # as train() does for one run, so bare and end-to-end rates compare
     rounds, seconds = (2, 1.0) if args.quick else (5, 2.0)
     log_interval, warmup, intervals, e2e_runs = (500, 2, 3, 1) if args.quick else (500, 4, 6, 2)
     started = datetime.datetime.now(datetime.timezone.utc)

@@ -148,12 +148,12 @@ def train(
     If `workdir` holds checkpoints, training continues from the latest one (see
     docs/checkpoints.md). On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
     It sets the process's malloc to keep freed memory (`sac_jax.hostmem.reuse_freed_memory`), or
-    an update with large scratch, such as many vmapped seeds, page-faults it in on every call.
+    an update with large buffers, such as many vmapped seeds, page-faults them in on every call.
     """
     config_lib.validate(config)
-    reuse_freed_memory()
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
     all_specs = expand_runs(config)
+    reuse_freed_memory(one_arena=len(all_specs) > 1)
     where = placement(len(all_specs), config.batch_size, config.shard)
     specs = [all_specs[i] for i in where.seeds]  # this process's runs; all of them in one process
     seeds = [spec.seed for spec in specs]
