@@ -1,0 +1,53 @@
+"""Seed-updates/s, minor page faults and kernel time per update of the bare vmapped update.
+
+    PYTHONPATH=. python bench/vmap_faults.py --size HalfCheetah --seeds 1 4 8 [--malloc heap|arena]
+
+What docs/scaling.md ("What held 8 seeds back") measured: with glibc's defaults (`--malloc
+default`) an 8-seed update page-faults its buffers on every call; `heap` and `arena` apply
+`sac_jax.hostmem.reuse_freed_memory` without and with one arena, as `train()` does for one run and
+for several. Run each setting in its own process (mallopt is process-wide) and compare ratios.
+"""
+
+import argparse
+import resource
+import time
+
+import jax
+import numpy as np
+
+from bench.speed import SIZES, random_batch
+from sac_jax import create_state, default_config, update_steps
+from sac_jax.hostmem import reuse_freed_memory
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", choices=sorted(SIZES), default="HalfCheetah")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 8])
+    p.add_argument("--malloc", choices=("default", "heap", "arena"), default="default")
+    p.add_argument("--updates", type=int, default=50)
+    args = p.parse_args()
+    if args.malloc != "default":
+        reuse_freed_memory(one_arena=args.malloc == "arena")
+    obs_dim, act_dim = SIZES[args.size]
+    update = jax.jit(jax.vmap(update_steps), donate_argnums=0)
+    print(f"{args.size} sizes, malloc {args.malloc}")
+    for n in args.seeds:
+        keys = jax.random.split(jax.random.PRNGKey(0), n)
+        state = jax.vmap(lambda k: create_state(default_config(), obs_dim, act_dim, k))(keys)
+        batches = jax.tree.map(lambda x: np.stack([x] * n), random_batch(obs_dim, act_dim, 1))
+        for _ in range(3):  # compile, and let the heap settle
+            state, metrics = update(state, batches)
+        jax.block_until_ready(metrics)
+        before, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        for _ in range(args.updates):
+            state, metrics = update(state, batches)
+        jax.block_until_ready(metrics)
+        seconds, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
+        print(f"{n} seeds: {n * args.updates / seconds:.0f} seed-updates/s, "
+              f"{(after.ru_minflt - before.ru_minflt) / args.updates:.0f} minor faults and "
+              f"{(after.ru_stime - before.ru_stime) / args.updates * 1e3:.1f} ms kernel time per update")
+
+
+if __name__ == "__main__":
+    main()
