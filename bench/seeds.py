@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,28 +77,48 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def measure(env_id: str, counts: list[int], steps: int) -> list[dict]:
-    """For each N in `counts`: N seeds in one process, then (N > 1) N one-seed processes at once."""
-    rows, base = [], None
-    for n in counts:
-        runs = {"one process": results([launch(env_id, steps, n, 0)])}
-        if n > 1:
-            runs[f"{n} processes"] = results([launch(env_id, steps, 1, s) for s in range(n)])
-        for how, rs in runs.items():
-            seeds_each = n if how == "one process" else 1
-            aggregate = sum(r["rate"] * seeds_each for r in rs)
-            base = base or aggregate
-            rows.append(dict(env=env_id, seeds=n, how=how, aggregate=aggregate, vs_one=aggregate / base,
-                             rss_mb=sum(r["rss_mb"] for r in rs)))  # fmt: skip
+def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1) -> list[dict]:
+    """For each N in `counts`: N seeds in one process and (N > 1) N one-seed processes at once.
+
+    The machine is shared and its load drifts over minutes, so the settings are interleaved: each
+    round measures every setting once, odd rounds in reverse order, and a row reports the median
+    round (and the range) of its setting.
+    """
+    settings = [(n, how) for n in counts for how in ["one process"] + [f"{n} processes"] * (n > 1)]
+    samples = {s: [] for s in settings}
+    for r in range(rounds):
+        for n, how in settings if r % 2 == 0 else settings[::-1]:
+            one = how == "one process"
+            procs = [launch(env_id, steps, n, 0)] if one else [launch(env_id, steps, 1, s) for s in range(n)]
+            rs = results(procs)
+            samples[n, how].append(dict(aggregate=sum(x["rate"] * (n if one else 1) for x in rs),
+                                        rss_mb=sum(x["rss_mb"] for x in rs)))  # fmt: skip
+    rows = []
+    for (n, how), runs in samples.items():
+        aggregates = [run["aggregate"] for run in runs]
+        rows.append(dict(env=env_id, seeds=n, how=how, aggregate=statistics.median(aggregates),
+                         low=min(aggregates), high=max(aggregates),
+                         rss_mb=statistics.median(run["rss_mb"] for run in runs), per_round=aggregates))  # fmt: skip
+    base = rows[0]["aggregate"]  # counts[0] seeds in one process, normally 1
+    for row in rows:
+        row["vs_one"] = row["aggregate"] / base
     return rows
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = ["| env | seeds | how | aggregate env steps/s | vs 1 seed | peak RSS (MB, summed) |",
+    lines = ["| env | seeds | how | aggregate env steps/s (median, range) | vs 1 seed | peak RSS (MB, summed) |",
              "|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} | {r['vs_one']:.2f}x | "
-              f"{r['rss_mb']:,.0f} |" for r in rows]  # fmt: skip
+    lines += [f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} ({r['low']:,.0f}-{r['high']:,.0f}) | "
+              f"{r['vs_one']:.2f}x | {r['rss_mb']:,.0f} |" for r in rows]  # fmt: skip
     return lines
+
+
+def round_ratios(rows: list[dict]) -> list[str]:
+    """One line per N > 1: one process's aggregate over N processes' in each round."""
+    one = {r["seeds"]: r["per_round"] for r in rows if r["how"] == "one process"}
+    return [f"{r['env']}, {r['seeds']} seeds, one process / {r['how']} by round: "
+            + ", ".join(f"{a / b:.2f}x" for a, b in zip(one[r["seeds"]], r["per_round"]))
+            for r in rows if r["how"] != "one process"]  # fmt: skip
 
 
 def main():
@@ -106,6 +127,7 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 8])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved measurements of each setting")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -113,7 +135,8 @@ def main():
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_name()}, {args.env}, "
           f"{args.steps} steps (updates after {args.steps // 4})\n\nbefore: {uptime()}\n")  # fmt: skip
-    print("\n".join(table(measure(args.env, args.seeds, args.steps))))
+    rows = measure(args.env, args.seeds, args.steps, args.rounds)
+    print("\n".join(table(rows) + [""] + round_ratios(rows)))
     print(f"\nafter: {uptime()}")
 
 

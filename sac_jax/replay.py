@@ -28,14 +28,25 @@ def _zeros(capacity: int, obs_dim: int, action_dim: int, lead=()) -> dict[str, n
 
 
 def _transitions(rows: dict, lead: tuple, idx: np.ndarray, capacity: int) -> Batch:
-    """The transitions starting at rows `idx`; `lead` indexes the axes before the row axis."""
-    at, after = (*lead, idx), (*lead, (idx + 1) % capacity)
+    """The transitions starting at rows `idx`; `lead` is () or (seed indices,), which index the
+    axis before the row axis.
+
+    Gathers with `np.take` from the rows viewed as one row axis (the arrays are contiguous): 2-4x
+    faster than NumPy's advanced indexing over (seed, row) pairs.
+    """
+    first = lead[0] * capacity if lead else 0
+    start, after = first + idx, first + (idx + 1) % capacity
+
+    def take(name, at):
+        array = rows[name]
+        return np.take(array.reshape(-1, *array.shape[len(lead) + 1 :]), at, axis=0)
+
     return Batch(
-        obs=rows["obs"][at],
-        action=rows["action"][at],
-        reward=rows["reward"][at],
-        next_obs=rows["obs"][after],
-        terminated=rows["terminated"][at],
+        obs=take("obs", start),
+        action=take("action", start),
+        reward=take("reward", start),
+        next_obs=take("obs", after),
+        terminated=take("terminated", start),
     )
 
 
