@@ -1,6 +1,7 @@
 """Placement over devices and processes: batch-axis sharding equals the unsharded run; two
-processes (jax.distributed on CPU) each training one seed equal one process training both, and
-their run resumes in one process; a run sharded over 2 devices resumes exactly on 1 device."""
+processes (jax.distributed on CPU) each training one seed equal one process training both, their
+run resumes in one process and a one-process run resumes in two; a run sharded over 2 devices
+resumes exactly on 1 device."""
 
 import csv
 import os
@@ -95,18 +96,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def two_processes(tmp_path_factory):
-    """train.py --distributed in two local CPU processes (one device each), seeds 3 and 4 stopped at
-    step 150 (a checkpoint step); returns the workdir and each process's stdout."""
-    tmp_path = tmp_path_factory.mktemp("two_processes")
-    workdir = str(tmp_path / "hosts")
-    config_file = tmp_path / "two_seeds.py"
-    config_file.write_text(textwrap.dedent("""
+def train_in_two_processes(tmp_path, workdir: str, total_steps: int) -> list[str]:
+    """train.py --distributed in two local CPU processes (one device each) on seeds 3 and 4 of the
+    small config; returns each process's stdout."""
+    config_file = tmp_path / f"two_seeds_{total_steps}.py"
+    config_file.write_text(textwrap.dedent(f"""
         from tests.test_checkpointing import small_config
 
         def get_config():
-            return small_config(seed=3, num_seeds=2, total_steps=150)
+            return small_config(seed=3, num_seeds=2, total_steps={total_steps})
     """))
     address = f"127.0.0.1:{free_port()}"
     procs = [
@@ -125,7 +123,16 @@ def two_processes(tmp_path_factory):
             proc.kill()
     for proc, (stdout, stderr) in zip(procs, outs):
         assert proc.returncode == 0, stderr[-3000:]
-    return workdir, [stdout for stdout, _ in outs]
+    return [stdout for stdout, _ in outs]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """Seeds 3 and 4 in two processes, stopped at step 150 (a checkpoint step); returns the workdir
+    and each process's stdout."""
+    tmp_path = tmp_path_factory.mktemp("two_processes")
+    workdir = str(tmp_path / "hosts")
+    return workdir, train_in_two_processes(tmp_path, workdir, total_steps=150)
 
 
 def test_two_processes_each_training_one_seed_match_one_process(two_processes, two_seeds):
@@ -163,6 +170,20 @@ def test_two_process_run_resumes_in_one_process(two_processes, two_seeds, tmp_pa
         with open(os.path.join(workdir, d, "eval.csv"), newline="") as f:
             steps[d] = [r["step"] for r in csv.DictReader(f)]
     assert steps == {"process0": ["100", "150"], "process1": ["100", "150"], ".": ["200", "200", "300", "300"]}
+
+
+def test_one_process_run_resumes_in_two_processes(two_seeds, tmp_path):
+    """The other direction: stopped at step 150 in one process, continued to 300 by two, each
+    restoring only its own seed's checkpoint; equals the uninterrupted one-process run. The earlier
+    rows stay in WORKDIR/, the new ones go to processP/."""
+    workdir = str(tmp_path / "resumed")
+    loop.train(small_config(seed=3, num_seeds=2, total_steps=150), workdir, quiet=True)
+    outs = train_in_two_processes(tmp_path, workdir, total_steps=300)
+    for p, seed in enumerate((3, 4)):
+        assert f"seed {seed} on 2 device(s) (seed axis split), 2 process(es)" in outs[p]
+        assert "resumed at step 150" in outs[p]
+        assert {r["step"] for r in read_rows(os.path.join(workdir, f"process{p}"), "eval.csv")} == {"200", "300"}
+    assert_resumed_exactly(workdir, two_seeds)
 
 
 def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
