@@ -2,6 +2,7 @@
 CSV rows back, whichever processes wrote them."""
 
 import csv
+import glob
 import itertools
 import os
 import time
@@ -81,11 +82,19 @@ def read_rows(workdir: str, name: str) -> list[dict]:
     return sorted(rows, key=lambda r: int(r["step"]))
 
 
-def truncate_logs(log_dir: str, last_step: int) -> None:
-    """Drop the CSV rows of `log_dir` after `last_step`: a resumed run rewrites them, so none
-    appear twice."""
+def _truncate_csvs(log_dir: str, last_step: int) -> None:
     for name in CSV_LOGS:
         CsvWriter(os.path.join(log_dir, name)).truncate(last_step)
+
+
+def truncate_logs(log_dir: str, last_step: int) -> None:
+    """Drop what `log_dir` logged after `last_step`, CSV rows and TensorBoard events (a purge marker
+    at last_step + 1, which TensorBoard applies to the folder's earlier event files): a resumed run
+    rewrites those steps, so none appear twice. For the folders of the run's other process counts;
+    `RunWriter` does the same in its own."""
+    _truncate_csvs(log_dir, last_step)
+    if glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+        SummaryWriter(log_dir, purge_step=last_step + 1).close()
 
 
 class RunWriter:
@@ -98,7 +107,7 @@ class RunWriter:
     """
 
     def __init__(self, log_dir: str, resume_step: int = 0, multi_run: bool = False):
-        truncate_logs(log_dir, resume_step)
+        _truncate_csvs(log_dir, resume_step)
         self.train, self.eval = (CsvWriter(os.path.join(log_dir, name)) for name in CSV_LOGS)
         self.tb = SummaryWriter(log_dir, purge_step=resume_step + 1)
         self.multi_run = multi_run

@@ -4,9 +4,11 @@ run resumes in one process and a one-process run resumes in two; a run sharded o
 resumes exactly on 1 device."""
 
 import csv
+import glob
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -14,12 +16,14 @@ import textwrap
 import jax
 import numpy as np
 import pytest
+from tensorboardX import SummaryWriter
+from tensorboardX.proto import event_pb2
 
 from sac_jax import loop
 from sac_jax.config import ConfigError, validate
 from sac_jax.plot import read_evals
 from sac_jax.sharding import placement
-from sac_jax.writers import read_rows
+from sac_jax.writers import read_rows, truncate_logs
 from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
 from tests.test_seeds import assert_trees_close, two_seeds  # noqa: F401 (fixture)
 
@@ -184,6 +188,38 @@ def test_one_process_run_resumes_in_two_processes(two_seeds, tmp_path):
         assert "resumed at step 150" in outs[p]
         assert {r["step"] for r in read_rows(os.path.join(workdir, f"process{p}"), "eval.csv")} == {"200", "300"}
     assert_resumed_exactly(workdir, two_seeds)
+
+
+def tensorboard_events(log_dir: str) -> list:
+    """Every event of the folder's event files, oldest file first (TFRecord framing: a length, its
+    CRC, the record, its CRC)."""
+    events = []
+    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
+        with open(path, "rb") as f:
+            while header := f.read(12):
+                record = f.read(struct.unpack("<Q", header[:8])[0])
+                f.read(4)
+                events.append(event_pb2.Event.FromString(record))
+    return events
+
+
+def test_truncating_another_process_counts_logs_purges_their_tensorboard_events(tmp_path):
+    """Rows after the resumed step go, and TensorBoard gets a purge marker (a session START at
+    step + 1, which makes it drop the earlier files' events from that step on)."""
+    log_dir = str(tmp_path)
+    with open(os.path.join(log_dir, "eval.csv"), "w") as f:
+        f.write("step,return_mean\n100,1.0\n200,2.0\n")
+    with SummaryWriter(log_dir) as tb:
+        for step in (100, 200):
+            tb.add_scalar("eval/return_mean", step / 100, step)
+    truncate_logs(log_dir, 150)
+    assert [r["step"] for r in read_rows(log_dir, "eval.csv")] == ["100"]
+    *_, last = tensorboard_events(log_dir)
+    assert last.session_log.status == event_pb2.SessionLog.START and last.step == 151
+    empty = tmp_path / "no_events"
+    empty.mkdir()
+    truncate_logs(str(empty), 150)  # a folder without events gets none
+    assert os.listdir(empty) == []
 
 
 def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
