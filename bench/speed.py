@@ -449,7 +449,8 @@ def main():
     text = "\n".join(header) + "\n\n" + "\n".join(table)
     if seed_rows:
         text += (f"\n\nSeeds in one process vs concurrent processes (`bench/seeds.py`, {SEED_STEPS} env "
-                 f"steps per run, updates from step {SEED_STEPS // 4}):\n\n" + "\n".join(seeds.table(seed_rows)))
+                 f"steps per run, updates from step {SEED_STEPS // 4}; one round each here, `bench/seeds.py "
+                 f"--rounds 3` interleaves several):\n\n" + "\n".join(seeds.table(seed_rows)))
     print(text)
     if not args.no_write:
         write_doc(text)
