@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from bench.seeds import bench_config
+from bench.speed import random_batch
 from sac_jax import loop, replay, sharding
 
 vmap_seeds = loop.vmap_seeds  # the loop's own, for the bare update
@@ -72,22 +73,13 @@ def bare_update_ms(config, obs_dim: int, act_dim: int, calls: int = 200) -> floa
     import jax
 
     from sac_jax.state import create_state
-    from sac_jax.types import Batch
     from sac_jax.update import update_steps
 
     n = config.num_seeds
     where = sharding.placement(n, config.batch_size)
     state = where.put(jax.vmap(lambda k: create_state(config, obs_dim, act_dim, k))(
         np.stack([jax.random.PRNGKey(s) for s in range(n)])))  # fmt: skip
-    rng = np.random.default_rng(0)
-    shape = (n, 1, config.batch_size)
-    batch = Batch(
-        obs=rng.standard_normal((*shape, obs_dim), np.float32),
-        action=rng.uniform(-1, 1, (*shape, act_dim)).astype(np.float32),
-        reward=rng.standard_normal(shape, np.float32),
-        next_obs=rng.standard_normal((*shape, obs_dim), np.float32),
-        terminated=np.zeros(shape, np.float32),
-    )
+    batch = jax.tree.map(lambda x: np.stack([x] * n), random_batch(obs_dim, act_dim, 1))
     update = vmap_seeds(update_steps, where)
     state = jax.block_until_ready(update(state, batch)[0])
     t = time.perf_counter()

@@ -5,10 +5,10 @@ every block above its mmap threshold (at most 32 MiB) with a fresh `mmap` and un
 so a program with such buffers page-faults all of them on every call: 8 vmapped HalfCheetah seeds
 took ~10,800 minor faults and ~19 ms of kernel time per update, 0.6x the per-seed rate of 4 seeds
 (docs/scaling.md). With mmap off and no trimming, large blocks come from the heap and later calls
-reuse the same pages. A worker thread's arena grows in heaps of at most 64 MiB, and glibc still
-maps blocks beyond them; one arena for all threads avoids that, but the threads then contend for
-its lock, which made the one-seed Humanoid update 20% slower. So one arena is for many vmapped
-runs only.
+reuse the same pages. A worker thread's arena grows in heaps of at most 64 MiB: glibc still maps
+blocks beyond them, and unmaps an extra heap once all of it is free. One arena for all threads
+avoids both, but the threads then contend for its lock, which made the one-seed Humanoid update
+20% slower. So one arena is for many vmapped runs only.
 """
 
 import ctypes
