@@ -9,7 +9,10 @@ each `env.step`, and the replay buffers' `sample` and `add`. Timed from the seco
 first compiles); the step time is the loop's wall time per step, so "other" is what the host does
 besides (the exploration dispatch, Python bookkeeping). Beside it, the bare update's time per call (`update_steps` vmapped
 as the loop runs it, at the same sizes, measured right after). The host's pieces overlap the
-update, so they cost only where they compete with XLA's threads for the cores.
+update, so they cost only where they compete with XLA's threads for the cores. So it also reports
+the main thread's CPU time per step (h) and how many cores the bare update keeps busy (c, process
+CPU time over wall time): on N cores a step cannot take less than (bare * c + h) / N, which bounds
+the loop's rate relative to the bare update even if the two packed perfectly.
 """
 
 import argparse
@@ -27,7 +30,7 @@ from sac_jax import loop, replay, sharding
 
 vmap_seeds = loop.vmap_seeds  # the loop's own, for the bare update
 totals = collections.defaultdict(float)  # seconds per phase, from the second update on
-dispatches = []  # perf_counter() at each update dispatch
+dispatches = []  # (perf_counter(), thread_time()) at each update dispatch
 
 
 def timed(name, fn):
@@ -47,7 +50,7 @@ def instrument(num_seeds: int):
         update = timed("update dispatch", vmap_seeds(update_fn, where))
 
         def dispatch(*args):
-            dispatches.append(time.perf_counter())
+            dispatches.append((time.perf_counter(), time.thread_time()))
             return update(*args)
 
         return dispatch
@@ -68,8 +71,9 @@ def instrument(num_seeds: int):
     loop.make_env = timed_env
 
 
-def bare_update_ms(config, obs_dim: int, act_dim: int, calls: int = 200) -> float:
-    """ms per call of the loop's jitted update, vmapped over the same seeds, on random batches."""
+def bare_update(config, obs_dim: int, act_dim: int, calls: int = 200) -> tuple[float, float]:
+    """ms per call of the loop's jitted update, vmapped over the same seeds, on random batches, and
+    the cores it keeps busy (process CPU time over wall time)."""
     import jax
 
     from sac_jax.state import create_state
@@ -82,11 +86,12 @@ def bare_update_ms(config, obs_dim: int, act_dim: int, calls: int = 200) -> floa
     batch = jax.tree.map(lambda x: np.stack([x] * n), random_batch(obs_dim, act_dim, 1))
     update = vmap_seeds(update_steps, where)
     state = jax.block_until_ready(update(state, batch)[0])
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
         state, _ = update(state, batch)
     jax.block_until_ready(state)
-    return (time.perf_counter() - t) / calls * 1e3
+    wall = time.perf_counter() - t
+    return wall / calls * 1e3, (time.process_time() - cpu) / wall
 
 
 def main():
@@ -101,10 +106,12 @@ def main():
         loop.train(config, workdir, quiet=True)
     # Steps between the second and the last update dispatch: the first one compiles.
     updates, steps = len(dispatches), len(dispatches) - 2
-    step_ms = 1e3 * (dispatches[-1] - dispatches[1]) / steps
+    (start, start_cpu), (end, end_cpu) = dispatches[1], dispatches[-1]
+    step_ms, host_cpu_ms = 1e3 * (end - start) / steps, 1e3 * (end_cpu - start_cpu) / steps
     phases = {name: 1e3 * total / (len(dispatches) - 1) for name, total in totals.items()}
     env = loop.make_env(args.env, 0)
-    bare = bare_update_ms(config, env.observation_space.shape[0], env.action_space.shape[0])
+    bare, cores_busy = bare_update(config, env.observation_space.shape[0], env.action_space.shape[0])
+    bound_ms = max(bare, (bare * cores_busy + host_cpu_ms) / os.cpu_count())
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.env}, {args.seeds} seed(s), "
           f"{updates} update steps, load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
@@ -114,7 +121,11 @@ def main():
         print(f"| {name} | {ms:.3f} |")
     print(f"| other host work (exploration dispatch, bookkeeping) | {step_ms - sum(phases.values()):.3f} |")
     print(f"| host work, the wait left out | {step_ms - phases['wait for actions (+ log pulls)']:.3f} |")
+    print(f"| host thread CPU time (h) | {host_cpu_ms:.3f} |")
     print(f"| bare update at the same sizes, ms per call | {bare:.3f} (loop / bare: {bare / step_ms:.2f}) |")
+    print(f"| bare update: cores busy (c) | {cores_busy:.2f} of {os.cpu_count()} |")
+    print(f"| step if host and update packed perfectly, (bare * c + h) / cores | {bound_ms:.3f} "
+          f"(loop / bare at most {bare / bound_ms:.2f}) |")
 
 
 if __name__ == "__main__":
