@@ -1,10 +1,11 @@
 """Aggregate env steps/s and peak memory: N seeds in one process vs N concurrent processes.
 
-    PYTHONPATH=. python bench/seeds.py --env Pendulum-v1 --seeds 1 4 8 [--steps 2000]
+    PYTHONPATH=. python bench/seeds.py --env Pendulum-v1 --seeds 1 4 8 [--steps 2000] [--cpu-devices 2]
 
 Every measurement is a fresh subprocess (`--child`), so each has its own peak RSS and compile.
 The rate is loop steps/s over the update phase (after learning_starts, first interval dropped as
-compile time, last interval dropped as it holds the final evaluation); aggregate = seeds x rate.
+compile time, last interval dropped as it holds the final evaluation); aggregate = seeds x rate. With `--cpu-devices D`, each N > 1 is also run in one process whose CPU is
+split into D XLA devices (`--xla_force_host_platform_device_count`), the seeds sharded over them.
 Prints a Markdown table with the date, the CPU and the load (`uptime`) before and after.
 """
 
@@ -54,10 +55,13 @@ def peak_rss_mb() -> float:
     return kib / 1024
 
 
-def launch(env_id: str, steps: int, num_seeds: int, seed: int) -> subprocess.Popen:
+def launch(env_id: str, steps: int, num_seeds: int, seed: int, devices: int = 1) -> subprocess.Popen:
     cmd = [sys.executable, __file__, "--child", "--env", env_id, "--steps", str(steps),
            "--seeds", str(num_seeds), "--seed", str(seed)]  # fmt: skip
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if devices > 1:
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
 
 
 def results(procs) -> list[dict]:
@@ -77,19 +81,25 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1) -> list[dict]:
-    """For each N in `counts`: N seeds in one process and (N > 1) N one-seed processes at once.
+def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_devices: int = 1) -> list[dict]:
+    """For each N in `counts`: N seeds in one process and (N > 1) N one-seed processes at once, and
+    with cpu_devices D > 1 (N > 1, a multiple of D) N seeds in one process on D CPU devices.
 
     The machine is shared and its load drifts over minutes, so the settings are interleaved: each
     round measures every setting once, odd rounds in reverse order, and a row reports the median
     round (and the range) of its setting.
     """
-    settings = [(n, how) for n in counts for how in ["one process"] + [f"{n} processes"] * (n > 1)]
+    if cpu_devices > 1 and any(n > 1 and n % cpu_devices for n in counts):
+        raise SystemExit(f"--cpu-devices {cpu_devices} must divide every seed count > 1, got {counts}")
+    split = f"one process, {cpu_devices} devices"
+    settings = [(n, how) for n in counts
+                for how in ["one process"] + [split] * (n > 1 and cpu_devices > 1) + [f"{n} processes"] * (n > 1)]  # fmt: skip
     samples = {s: [] for s in settings}
     for r in range(rounds):
         for n, how in settings if r % 2 == 0 else settings[::-1]:
-            one = how == "one process"
-            procs = [launch(env_id, steps, n, 0)] if one else [launch(env_id, steps, 1, s) for s in range(n)]
+            one = how.startswith("one process")
+            devices = cpu_devices if how == split else 1
+            procs = [launch(env_id, steps, n, 0, devices)] if one else [launch(env_id, steps, 1, s) for s in range(n)]
             rs = results(procs)
             samples[n, how].append(dict(aggregate=sum(x["rate"] * (n if one else 1) for x in rs),
                                         rss_mb=sum(x["rss_mb"] for x in rs)))  # fmt: skip
@@ -114,7 +124,7 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def round_ratios(rows: list[dict]) -> list[str]:
-    """One line per N > 1: one process's aggregate over N processes' in each round."""
+    """One line per N > 1 and other setting: one process's aggregate over that setting's, by round."""
     one = {r["seeds"]: r["per_round"] for r in rows if r["how"] == "one process"}
     return [f"{r['env']}, {r['seeds']} seeds, one process / {r['how']} by round: "
             + ", ".join(f"{a / b:.2f}x" for a, b in zip(one[r["seeds"]], r["per_round"]))
@@ -128,6 +138,7 @@ def main():
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=3, help="interleaved measurements of each setting")
+    p.add_argument("--cpu-devices", type=int, default=1, help="also run N seeds in one process on this many CPU devices")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -135,7 +146,7 @@ def main():
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_name()}, {args.env}, "
           f"{args.steps} steps (updates after {args.steps // 4})\n\nbefore: {uptime()}\n")  # fmt: skip
-    rows = measure(args.env, args.seeds, args.steps, args.rounds)
+    rows = measure(args.env, args.seeds, args.steps, args.rounds, args.cpu_devices)
     print("\n".join(table(rows) + [""] + round_ratios(rows)))
     print(f"\nafter: {uptime()}")
 
