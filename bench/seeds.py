@@ -4,8 +4,9 @@
 
 Every measurement is a fresh subprocess (`--child`), so each has its own peak RSS and compile.
 The rate is loop steps/s over the update phase (after learning_starts, first interval dropped as
-compile time, last interval dropped as it holds the final evaluation); aggregate = seeds x rate. With `--cpu-devices D`, each N > 1 is also run in one process whose CPU is
-split into D XLA devices (`--xla_force_host_platform_device_count`), the seeds sharded over them.
+compile time, last interval dropped as it holds the final evaluation); aggregate = seeds x rate.
+With `--cpu-devices D`, each N > 1 is also run in one process whose CPU is split into D XLA
+devices (`--xla_force_host_platform_device_count`), the seeds sharded over them.
 Prints a Markdown table with the date, the CPU and the load (`uptime`) before and after.
 """
 
@@ -92,8 +93,8 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
     if cpu_devices > 1 and any(n > 1 and n % cpu_devices for n in counts):
         raise SystemExit(f"--cpu-devices {cpu_devices} must divide every seed count > 1, got {counts}")
     split = f"one process, {cpu_devices} devices"
-    settings = [(n, how) for n in counts
-                for how in ["one process"] + [split] * (n > 1 and cpu_devices > 1) + [f"{n} processes"] * (n > 1)]  # fmt: skip
+    others = lambda n: [split] * (cpu_devices > 1) + [f"{n} processes"] if n > 1 else []
+    settings = [(n, how) for n in counts for how in ["one process"] + others(n)]
     samples = {s: [] for s in settings}
     for r in range(rounds):
         for n, how in settings if r % 2 == 0 else settings[::-1]:
