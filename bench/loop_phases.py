@@ -7,12 +7,15 @@ the update dispatch (`loop.vmap_seeds`' jitted update), the wait for the explora
 (`Placement.local`, which blocks until the previous update and the exploration call are done),
 each `env.step`, and the replay buffers' `sample` and `add`. Timed from the second update on (the
 first compiles); the step time is the loop's wall time per step, so "other" is what the host does
-besides (the exploration dispatch, Python bookkeeping). Beside it, the bare update's time per call (`update_steps` vmapped
-as the loop runs it, at the same sizes, measured right after). The host's pieces overlap the
+besides (the exploration dispatch, Python bookkeeping). Beside it, the bare update's time per call
+(`update_steps` vmapped as the loop runs it, at the same sizes, measured right after). The host's
+pieces overlap the
 update, so they cost only where they compete with XLA's threads for the cores. So it also reports
-the main thread's CPU time per step (h) and how many cores the bare update keeps busy (c, process
-CPU time over wall time): on N cores a step cannot take less than (bare * c + h) / N, which bounds
-the loop's rate relative to the bare update even if the two packed perfectly.
+the main thread's CPU time per step in the loop (h) and how many cores XLA's threads keep busy in
+the bare update (c: their CPU time over wall time, the main thread's dispatching left out). If the
+two packed perfectly onto the N usable cores, a step would take max(bare, (bare * c + h) / N): an
+estimate of the best the loop can do here (c counts any spinning of XLA's idle workers, which would
+give way to the host, so the estimate errs high).
 """
 
 import argparse
@@ -73,7 +76,7 @@ def instrument(num_seeds: int):
 
 def bare_update(config, obs_dim: int, act_dim: int, calls: int = 200) -> tuple[float, float]:
     """ms per call of the loop's jitted update, vmapped over the same seeds, on random batches, and
-    the cores it keeps busy (process CPU time over wall time)."""
+    the cores XLA's threads keep busy (the process's CPU time but this thread's, over wall time)."""
     import jax
 
     from sac_jax.state import create_state
@@ -86,12 +89,12 @@ def bare_update(config, obs_dim: int, act_dim: int, calls: int = 200) -> tuple[f
     batch = jax.tree.map(lambda x: np.stack([x] * n), random_batch(obs_dim, act_dim, 1))
     update = vmap_seeds(update_steps, where)
     state = jax.block_until_ready(update(state, batch)[0])
-    t, cpu = time.perf_counter(), time.process_time()
+    t, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
     for _ in range(calls):
         state, _ = update(state, batch)
     jax.block_until_ready(state)
     wall = time.perf_counter() - t
-    return wall / calls * 1e3, (time.process_time() - cpu) / wall
+    return wall / calls * 1e3, (time.process_time() - cpu - (time.thread_time() - own)) / wall
 
 
 def main():
@@ -111,7 +114,8 @@ def main():
     phases = {name: 1e3 * total / (len(dispatches) - 1) for name, total in totals.items()}
     env = loop.make_env(args.env, 0)
     bare, cores_busy = bare_update(config, env.observation_space.shape[0], env.action_space.shape[0])
-    bound_ms = max(bare, (bare * cores_busy + host_cpu_ms) / os.cpu_count())
+    cores = len(os.sched_getaffinity(0))
+    packed_ms = max(bare, (bare * cores_busy + host_cpu_ms) / cores)
 
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.env}, {args.seeds} seed(s), "
           f"{updates} update steps, load {os.getloadavg()[0]:.1f}\n")  # fmt: skip
@@ -123,9 +127,9 @@ def main():
     print(f"| host work, the wait left out | {step_ms - phases['wait for actions (+ log pulls)']:.3f} |")
     print(f"| host thread CPU time (h) | {host_cpu_ms:.3f} |")
     print(f"| bare update at the same sizes, ms per call | {bare:.3f} (loop / bare: {bare / step_ms:.2f}) |")
-    print(f"| bare update: cores busy (c) | {cores_busy:.2f} of {os.cpu_count()} |")
-    print(f"| step if host and update packed perfectly, (bare * c + h) / cores | {bound_ms:.3f} "
-          f"(loop / bare at most {bare / bound_ms:.2f}) |")
+    print(f"| bare update: cores XLA's threads keep busy (c) | {cores_busy:.2f} of {cores} |")
+    print(f"| step if host and update packed perfectly, max(bare, (bare * c + h) / cores) | {packed_ms:.3f} "
+          f"(loop / bare: {bare / packed_ms:.2f}) |")
 
 
 if __name__ == "__main__":

@@ -93,8 +93,11 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
     if cpu_devices > 1 and any(n > 1 and n % cpu_devices for n in counts):
         raise SystemExit(f"--cpu-devices {cpu_devices} must divide every seed count > 1, got {counts}")
     split = f"one process, {cpu_devices} devices"
-    others = lambda n: [split] * (cpu_devices > 1) + [f"{n} processes"] if n > 1 else []
-    settings = [(n, how) for n in counts for how in ["one process"] + others(n)]
+    settings = []
+    for n in counts:
+        settings.append((n, "one process"))
+        if n > 1:
+            settings += [(n, split)] * (cpu_devices > 1) + [(n, f"{n} processes")]
     samples = {s: [] for s in settings}
     for r in range(rounds):
         for n, how in settings if r % 2 == 0 else settings[::-1]:
@@ -117,7 +120,8 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = ["| env | seeds | how | aggregate env steps/s (median, range) | vs 1 seed | peak RSS (MB, summed) |",
+    first = f"{rows[0]['seeds']} seed" + "s" * (rows[0]["seeds"] > 1)  # the base of the "vs" column
+    lines = [f"| env | seeds | how | aggregate env steps/s (median, range) | vs {first} | peak RSS (MB, summed) |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} ({r['low']:,.0f}-{r['high']:,.0f}) | "
               f"{r['vs_one']:.2f}x | {r['rss_mb']:,.0f} |" for r in rows]  # fmt: skip
@@ -125,11 +129,18 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def round_ratios(rows: list[dict]) -> list[str]:
-    """One line per N > 1 and other setting: one process's aggregate over that setting's, by round."""
-    one = {r["seeds"]: r["per_round"] for r in rows if r["how"] == "one process"}
-    return [f"{r['env']}, {r['seeds']} seeds, one process / {r['how']} by round: "
-            + ", ".join(f"{a / b:.2f}x" for a, b in zip(one[r["seeds"]], r["per_round"]))
-            for r in rows if r["how"] != "one process"]  # fmt: skip
+    """Aggregate ratios by round, per N > 1: one process over N processes, and (with
+    --cpu-devices) one process on several devices over one process and over N processes."""
+    per_round = {(r["env"], r["seeds"], r["how"]): r["per_round"] for r in rows}
+    lines = []
+    for (env, n, how), rounds in per_round.items():
+        if n == 1 or how.endswith("processes"):
+            continue
+        others = [f"{n} processes"] if how == "one process" else ["one process", f"{n} processes"]
+        for other in others:
+            ratios = ", ".join(f"{a / b:.2f}x" for a, b in zip(rounds, per_round[env, n, other]))
+            lines.append(f"{env}, {n} seeds, {how} / {other} by round: {ratios}")
+    return lines
 
 
 def main():
@@ -139,7 +150,8 @@ def main():
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=3, help="interleaved measurements of each setting")
-    p.add_argument("--cpu-devices", type=int, default=1, help="also run N seeds in one process on this many CPU devices")
+    p.add_argument("--cpu-devices", type=int, default=1,
+                   help="also run N seeds in one process split over this many CPU devices")  # fmt: skip
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
