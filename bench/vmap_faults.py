@@ -25,6 +25,17 @@ from sac_jax.loop import vmap_seeds
 from sac_jax.sharding import placement
 
 
+def vmapped_update(obs_dim: int, act_dim: int, num_seeds: int):
+    """The loop's jitted update over `num_seeds` seeds (`loop.vmap_seeds`, placed as the loop places
+    it), a fresh state for them, and that many copies of one random batch (K = 1)."""
+    config = default_config()
+    where = placement(num_seeds, config.batch_size)
+    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+    state = where.put(jax.vmap(lambda k: create_state(config, obs_dim, act_dim, k))(keys))
+    batches = jax.tree.map(lambda x: np.stack([x] * num_seeds), random_batch(obs_dim, act_dim, 1))
+    return vmap_seeds(update_steps, where), state, batches
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=sorted(SIZES), default="HalfCheetah")
@@ -39,11 +50,7 @@ def main():
     obs_dim, act_dim = SIZES[args.size]
     print(f"{args.size} sizes, malloc {args.malloc}, {args.cpu_devices} CPU device(s)")
     for n in args.seeds:
-        where = placement(n, default_config().batch_size)
-        update = vmap_seeds(update_steps, where)
-        keys = jax.random.split(jax.random.PRNGKey(0), n)
-        state = where.put(jax.vmap(lambda k: create_state(default_config(), obs_dim, act_dim, k))(keys))
-        batches = jax.tree.map(lambda x: np.stack([x] * n), random_batch(obs_dim, act_dim, 1))
+        update, state, batches = vmapped_update(obs_dim, act_dim, n)
         for _ in range(3):  # compile, and let the heap settle
             state, metrics = update(state, batches)
         jax.block_until_ready(metrics)
