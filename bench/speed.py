@@ -349,14 +349,29 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def status(value: float, target: float) -> str:
-    return f"{value:.2f} (target >= {target}: {'met' if value >= target else 'NOT met'})"
+def seed_target_rows(seed_rows: list[dict]) -> list[tuple[str, str]]:
+    """One process over N processes for each N > 1: the median of the per-round ratios (the rounds
+    are interleaved, so each ratio compares settings measured minutes apart) and their range."""
+    rows = []
+    for r in seed_rows:
+        if r["how"] == "one process" and r["seeds"] > 1:
+            apart = next(x for x in seed_rows if x["env"] == r["env"] and x["how"] == f"{r['seeds']} processes")
+            by_round = [a / b for a, b in zip(r["per_round"], apart["per_round"])]
+            rows.append((f"{r['env']}: {r['seeds']} seeds in one process / {r['seeds']} processes, median round (range)",
+                         status(statistics.median(by_round), 1.0, f" ({min(by_round):.2f}-{max(by_round):.2f})")))  # fmt: skip
+    return rows
+
+
+def status(value: float, target: float, spread: str = "") -> str:
+    return f"{value:.2f}{spread} (target >= {target}: {'met' if value >= target else 'NOT met'})"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
     parser.add_argument("--no-write", action="store_true", help="print only; leave the docs alone")
+    parser.add_argument("--seed-rounds", type=int, default=2,
+                        help="interleaved rounds of the seeds comparison (full runs)")  # fmt: skip
     args = parser.parse_args()
     reuse_freed_memory()  # as train() does for one run, so bare and end-to-end rates compare
     rounds, seconds = (2, 1.0) if args.quick else (5, 2.0)
@@ -427,14 +442,10 @@ def main():
     seed_rows = []  # N seeds in one process vs N processes (bench/seeds.py); full runs only
     if not args.quick:
         for env_id in SEED_ENVS:
-            seed_rows += seeds.measure(env_id, [1, 4, 8], SEED_STEPS)
-    for r in seed_rows:
-        if r["how"] == "one process" and r["seeds"] > 1:
-            apart = next(x for x in seed_rows if x["env"] == r["env"] and x["how"] == f"{r['seeds']} processes")
-            targets[f"{r['env']}: {r['seeds']} seeds in one process / {r['seeds']} processes"] = (
-                r["aggregate"] / apart["aggregate"], 1.0)  # fmt: skip
+            seed_rows += seeds.measure(env_id, [1, 4, 8], SEED_STEPS, rounds=args.seed_rounds)
 
     rows += [(label, status(value, target)) for label, (value, target) in targets.items()]
+    rows += seed_target_rows(seed_rows)
     rows.append(("cold start to first update, s (target < 15)",
                  f"{starts['cold']:.1f} ({'met' if starts['cold'] < 15 else 'NOT met'})"))  # fmt: skip
 
@@ -449,8 +460,9 @@ def main():
     text = "\n".join(header) + "\n\n" + "\n".join(table)
     if seed_rows:
         text += (f"\n\nSeeds in one process vs concurrent processes (`bench/seeds.py`, {SEED_STEPS} env "
-                 f"steps per run, updates from step {SEED_STEPS // 4}; one round each here, `bench/seeds.py "
-                 f"--rounds 3` interleaves several):\n\n" + "\n".join(seeds.table(seed_rows)))
+                 f"steps per run, updates from step {SEED_STEPS // 4}; {args.seed_rounds} interleaved "
+                 f"rounds, odd ones in reverse order):\n\n"
+                 + "\n".join(seeds.table(seed_rows) + [""] + seeds.round_ratios(seed_rows)))
     print(text)
     if not args.no_write:
         write_doc(text)
