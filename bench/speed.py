@@ -1,4 +1,4 @@
-"""Speed benchmark, run from the repository root: python -m bench.speed [--quick] [--no-write].
+"""Speed benchmark, from the repository root: python -m bench.speed [--quick] [--no-write] [--seed-rounds N]
 
 Measures, in one run on this machine: the matmul ceiling, the FLOPs of one update and the fraction
 of the ceiling it reaches; update throughput (single and fused) against a PyTorch reference;
@@ -350,14 +350,15 @@ def load() -> str:
 
 
 def seed_target_rows(seed_rows: list[dict]) -> list[tuple[str, str]]:
-    """One process over N processes for each N > 1: the median of the per-round ratios (the rounds
-    are interleaved, so each ratio compares settings measured minutes apart) and their range."""
+    """One process over N processes for each N > 1: the median of the per-round ratios and their
+    range (each round measures the two settings back to back, in alternating order, so the
+    machine's drift hits both alike)."""
     rows = []
     for r in seed_rows:
         if r["how"] == "one process" and r["seeds"] > 1:
             apart = next(x for x in seed_rows if x["env"] == r["env"] and x["how"] == f"{r['seeds']} processes")
             by_round = [a / b for a, b in zip(r["per_round"], apart["per_round"])]
-            rows.append((f"{r['env']}: {r['seeds']} seeds in one process / {r['seeds']} processes, median round (range)",
+            rows.append((f"{r['env']}: {r['seeds']} seeds in one process / {r['seeds']} processes, median of rounds (range)",
                          status(statistics.median(by_round), 1.0, f" ({min(by_round):.2f}-{max(by_round):.2f})")))  # fmt: skip
     return rows
 
@@ -373,6 +374,8 @@ def main():
     parser.add_argument("--seed-rounds", type=int, default=2,
                         help="interleaved rounds of the seeds comparison (full runs)")  # fmt: skip
     args = parser.parse_args()
+    if args.seed_rounds < 1:
+        parser.error(f"--seed-rounds must be at least 1, got {args.seed_rounds}")
     reuse_freed_memory()  # as train() does for one run, so bare and end-to-end rates compare
     rounds, seconds = (2, 1.0) if args.quick else (5, 2.0)
     log_interval, warmup, intervals, e2e_runs = (500, 2, 3, 1) if args.quick else (500, 4, 6, 2)
