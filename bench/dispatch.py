@@ -5,7 +5,10 @@
 Each call updates N small float32 arrays (the state's leaves, donated) and runs a 512x512 matmul
 chain that keeps it in flight; the dispatch is timed (`time.thread_time`) while the previous call
 still runs, as in the training loop. The SAC state has 75 arrays (docs/performance.md, "What the
-host's work costs the update").
+host's work costs the update"). Then the same for the SAC state itself at Humanoid sizes: the
+update (`update_steps`, K = 1) against an identity over the same state and batch, each dispatched
+onto an idle device and with a call in flight, to separate what the arrays cost from what the
+program costs.
 """
 
 import argparse
@@ -14,6 +17,10 @@ import time
 
 import jax
 import jax.numpy as jnp
+
+from bench.speed import SIZES, random_batch
+from sac_jax import create_state, default_config, update_steps
+from sac_jax.hostmem import reuse_freed_memory
 
 
 def dispatch_us(num_arrays: int, calls: int = 200) -> float:
@@ -32,13 +39,42 @@ def dispatch_us(num_arrays: int, calls: int = 200) -> float:
     return statistics.median(samples) * 1e6
 
 
+def state_dispatch_us(step, calls: int = 100) -> tuple[float, float]:
+    """Median main-thread CPU microseconds of one dispatch of `step(state, batch)` at Humanoid sizes
+    onto an idle device, and with the previous call in flight."""
+    state = create_state(default_config(), *SIZES["Humanoid"])
+    batch = jax.device_put(random_batch(*SIZES["Humanoid"], 1))
+    state, out = step(state, batch)  # compile
+    jax.block_until_ready(out)
+    idle, in_flight = [], []
+    for _ in range(calls):
+        cpu = time.thread_time()
+        state, _ = step(state, batch)
+        idle.append(time.thread_time() - cpu)
+        cpu = time.thread_time()
+        state, out = step(state, batch)
+        in_flight.append(time.thread_time() - cpu)
+        jax.block_until_ready(out)
+    return statistics.median(idle) * 1e6, statistics.median(in_flight) * 1e6
+
+
+def identity(state, batch):
+    """Every leaf of the state computed anew (so donation aliases it, as in the update)."""
+    return jax.tree.map(lambda x: x + jnp.zeros((), x.dtype), state), batch.reward.sum()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arrays", type=int, nargs="+", default=[5, 20, 40, 80])
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args()
+    reuse_freed_memory()  # as train() does for one run
+    steps = {"identity": jax.jit(identity, donate_argnums=0), "update_steps": update_steps}
     for r in range(args.rounds):
         print(f"round {r + 1}: " + ", ".join(f"{n} arrays {dispatch_us(n):.0f} us" for n in args.arrays))
+        for name, step in steps.items():
+            idle, in_flight = state_dispatch_us(step)
+            print(f"  SAC state at Humanoid sizes, {name}: idle device {idle:.0f} us, call in flight {in_flight:.0f} us")
 
 
 if __name__ == "__main__":
