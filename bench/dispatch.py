@@ -23,39 +23,27 @@ from sac_jax import create_state, default_config, update_steps
 from sac_jax.hostmem import reuse_freed_memory
 
 
-def dispatch_us(num_arrays: int, calls: int = 200) -> float:
-    """Median main-thread CPU microseconds of one dispatch with an earlier call in flight."""
-    step = jax.jit(lambda leaves, m: ([x + 1 for x in leaves], m @ m @ m @ m), donate_argnums=0)
-    leaves, m = [jnp.ones(1000) for _ in range(num_arrays)], jnp.ones((512, 512))
-    leaves, out = step(leaves, m)  # compile
-    jax.block_until_ready(out)
-    samples = []
-    for _ in range(calls):
-        leaves, _ = step(leaves, m)  # in flight while the next one is dispatched
-        cpu = time.thread_time()
-        leaves, out = step(leaves, m)
-        samples.append(time.thread_time() - cpu)
-        jax.block_until_ready(out)
-    return statistics.median(samples) * 1e6
-
-
-def state_dispatch_us(step, calls: int = 100) -> tuple[float, float]:
-    """Median main-thread CPU microseconds of one dispatch of `step(state, batch)` at Humanoid sizes
-    onto an idle device, and with the previous call in flight."""
-    state = create_state(default_config(), *SIZES["Humanoid"])
-    batch = jax.device_put(random_batch(*SIZES["Humanoid"], 1))
-    state, out = step(state, batch)  # compile
+def dispatch_us(step, state, arg, calls: int = 100) -> tuple[float, float]:
+    """Median main-thread CPU microseconds of one dispatch of `state, out = step(state, arg)` (the
+    state donated) onto an idle device, and with the previous call still in flight."""
+    state, out = step(state, arg)  # compile
     jax.block_until_ready(out)
     idle, in_flight = [], []
     for _ in range(calls):
         cpu = time.thread_time()
-        state, _ = step(state, batch)
+        state, _ = step(state, arg)
         idle.append(time.thread_time() - cpu)
         cpu = time.thread_time()
-        state, out = step(state, batch)
+        state, out = step(state, arg)
         in_flight.append(time.thread_time() - cpu)
         jax.block_until_ready(out)
     return statistics.median(idle) * 1e6, statistics.median(in_flight) * 1e6
+
+
+def arrays_step(num_arrays: int):
+    """A donated call on `num_arrays` small arrays whose 512x512 matmul chain keeps it in flight."""
+    step = jax.jit(lambda leaves, m: ([x + 1 for x in leaves], m @ m @ m @ m), donate_argnums=0)
+    return step, [jnp.ones(1000) for _ in range(num_arrays)], jnp.ones((512, 512))
 
 
 def identity(state, batch):
@@ -70,10 +58,13 @@ def main():
     args = p.parse_args()
     reuse_freed_memory()  # as train() does for one run
     steps = {"identity": jax.jit(identity, donate_argnums=0), "update_steps": update_steps}
+    batch = jax.device_put(random_batch(*SIZES["Humanoid"], 1))
     for r in range(args.rounds):
-        print(f"round {r + 1}: " + ", ".join(f"{n} arrays {dispatch_us(n):.0f} us" for n in args.arrays))
+        print(f"round {r + 1}, call in flight: "
+              + ", ".join(f"{n} arrays {dispatch_us(*arrays_step(n))[1]:.0f} us" for n in args.arrays))  # fmt: skip
         for name, step in steps.items():
-            idle, in_flight = state_dispatch_us(step)
+            state = create_state(default_config(), *SIZES["Humanoid"])
+            idle, in_flight = dispatch_us(step, state, batch)
             print(f"  SAC state at Humanoid sizes, {name}: idle device {idle:.0f} us, call in flight {in_flight:.0f} us")
 
 

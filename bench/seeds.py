@@ -128,19 +128,23 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def round_ratios(rows: list[dict]) -> list[str]:
-    """Aggregate ratios by round, per N > 1: one process over N processes, and (with
-    --cpu-devices) one process on several devices over one process and over N processes."""
+def ratios_by_round(rows: list[dict]) -> dict[tuple[str, int, str, str], list[float]]:
+    """Aggregate ratios by round, per N > 1, keyed (env, N, setting, base): one process over N
+    processes, and (with --cpu-devices) one process on several devices over one process and over
+    N processes. Each round measures the settings back to back, so drift hits both alike."""
     per_round = {(r["env"], r["seeds"], r["how"]): r["per_round"] for r in rows}
-    lines = []
+    ratios = {}
     for (env, n, how), rounds in per_round.items():
         if n == 1 or how.endswith("processes"):
             continue
-        others = [f"{n} processes"] if how == "one process" else ["one process", f"{n} processes"]
-        for other in others:
-            ratios = ", ".join(f"{a / b:.2f}x" for a, b in zip(rounds, per_round[env, n, other]))
-            lines.append(f"{env}, {n} seeds, {how} / {other} by round: {ratios}")
-    return lines
+        for base in [f"{n} processes"] if how == "one process" else ["one process", f"{n} processes"]:
+            ratios[env, n, how, base] = [a / b for a, b in zip(rounds, per_round[env, n, base])]
+    return ratios
+
+
+def round_ratios(rows: list[dict]) -> list[str]:
+    return [f"{env}, {n} seeds, {how} / {base} by round: " + ", ".join(f"{x:.2f}x" for x in ratios)
+            for (env, n, how, base), ratios in ratios_by_round(rows).items()]  # fmt: skip
 
 
 def main():

@@ -350,17 +350,12 @@ def load() -> str:
 
 
 def seed_target_rows(seed_rows: list[dict]) -> list[tuple[str, str]]:
-    """One process over N processes for each N > 1: the median of the per-round ratios and their
-    range (each round measures the two settings back to back, in alternating order, so the
-    machine's drift hits both alike)."""
-    rows = []
-    for r in seed_rows:
-        if r["how"] == "one process" and r["seeds"] > 1:
-            apart = next(x for x in seed_rows if x["env"] == r["env"] and x["how"] == f"{r['seeds']} processes")
-            by_round = [a / b for a, b in zip(r["per_round"], apart["per_round"])]
-            rows.append((f"{r['env']}: {r['seeds']} seeds in one process / {r['seeds']} processes, median of rounds (range)",
-                         status(statistics.median(by_round), 1.0, f" ({min(by_round):.2f}-{max(by_round):.2f})")))  # fmt: skip
-    return rows
+    """One process over N processes for each N > 1: the median of the per-round ratios, and their
+    range."""
+    return [(f"{env}: {n} seeds in one process / {base}, median of rounds (range)",
+             status(statistics.median(r), 1.0, f" ({min(r):.2f}-{max(r):.2f})"))
+            for (env, n, how, base), r in seeds.ratios_by_round(seed_rows).items()
+            if how == "one process"]  # fmt: skip
 
 
 def status(value: float, target: float, spread: str = "") -> str:
