@@ -4,7 +4,15 @@
 
 Every measurement is a fresh subprocess (`--child`), so each has its own peak RSS and compile.
 The rate is loop steps/s over the update phase (after learning_starts, first interval dropped as
-compile time, last interval dropped as it holds the final evaluation); aggregate = seeds x rate.
+compile time, last interval dropped as it holds the final evaluation). The aggregate is seeds x
+rate for one process and the sum of the N rates for N processes; per seed = aggregate / seeds,
+and the hours 1M env steps take per seed at that rate (evaluations add to it).
+
+It runs on whatever device JAX finds. On a GPU (`pip install -e . "jax[cuda12]"`) the children
+do not preallocate device memory (`XLA_PYTHON_CLIENT_PREALLOCATE=false` unless set), so N
+processes can share one GPU, and the table adds XLA's peak device allocations. For Humanoid at
+8 seeds on one GPU, as in docs/scaling.md:
+`CUDA_VISIBLE_DEVICES=0 python bench/seeds.py --env Humanoid-v5 --seeds 1 8 --steps 20000 --rounds 2`.
 With `--cpu-devices D`, each N > 1 is also run in one process whose CPU is split into D XLA
 devices (`--xla_force_host_platform_device_count`), the seeds sharded over them.
 Prints a Markdown table with the date, the CPU and the load (`uptime`) before and after.
@@ -36,6 +44,8 @@ def bench_config(env_id: str, steps: int, num_seeds: int, seed: int):
 
 
 def child(env_id: str, steps: int, num_seeds: int, seed: int) -> None:
+    import jax
+
     from sac_jax.loop import train
 
     config = bench_config(env_id, steps, num_seeds, seed)
@@ -45,7 +55,14 @@ def child(env_id: str, steps: int, num_seeds: int, seed: int) -> None:
             rows = [r for r in csv.DictReader(f) if r["seed"] == str(seed)]
     first, last = config.learning_starts + 2 * LOG_INTERVAL, steps - LOG_INTERVAL
     rates = [float(r["steps_per_sec"]) for r in rows if first <= int(r["step"]) <= last]
-    print(json.dumps({"rate": sum(rates) / len(rates), "rss_mb": peak_rss_mb()}))
+    device = jax.local_devices()[0]
+    peak = (device.memory_stats() or {}).get("peak_bytes_in_use")  # None on CPU
+    print(json.dumps({
+        "rate": sum(rates) / len(rates),
+        "rss_mb": peak_rss_mb(),
+        "device_mb": None if peak is None else peak / 2**20,
+        "device": f"{jax.device_count()} x {device.device_kind}",
+    }))  # fmt: skip
 
 
 def peak_rss_mb() -> float:
@@ -59,7 +76,7 @@ def peak_rss_mb() -> float:
 def launch(env_id: str, steps: int, num_seeds: int, seed: int, devices: int = 1) -> subprocess.Popen:
     cmd = [sys.executable, __file__, "--child", "--env", env_id, "--steps", str(steps),
            "--seeds", str(num_seeds), "--seed", str(seed)]  # fmt: skip
-    env = dict(os.environ)
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", **os.environ}  # N processes share one GPU
     if devices > 1:
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -105,14 +122,22 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
             devices = cpu_devices if how == split else 1
             procs = [launch(env_id, steps, n, 0, devices)] if one else [launch(env_id, steps, 1, s) for s in range(n)]
             rs = results(procs)
-            samples[n, how].append(dict(aggregate=sum(x["rate"] * (n if one else 1) for x in rs),
-                                        rss_mb=sum(x["rss_mb"] for x in rs)))  # fmt: skip
+            on_device = rs[0]["device_mb"] is not None  # all or none: one machine
+            samples[n, how].append(dict(
+                aggregate=sum(x["rate"] * (n if one else 1) for x in rs),
+                rss_mb=sum(x["rss_mb"] for x in rs),
+                device_mb=sum(x["device_mb"] for x in rs) if on_device else None,
+                device=rs[0]["device"],
+            ))  # fmt: skip
     rows = []
     for (n, how), runs in samples.items():
         aggregates = [run["aggregate"] for run in runs]
+        on_device = runs[0]["device_mb"] is not None
         rows.append(dict(env=env_id, seeds=n, how=how, aggregate=statistics.median(aggregates),
                          low=min(aggregates), high=max(aggregates),
-                         rss_mb=statistics.median(run["rss_mb"] for run in runs), per_round=aggregates))  # fmt: skip
+                         rss_mb=statistics.median(run["rss_mb"] for run in runs),
+                         device_mb=statistics.median(run["device_mb"] for run in runs) if on_device else None,
+                         device=runs[0]["device"], per_round=aggregates))  # fmt: skip
     base = rows[0]["aggregate"]  # counts[0] seeds in one process, normally 1
     for row in rows:
         row["vs_one"] = row["aggregate"] / base
@@ -120,11 +145,19 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
 
 
 def table(rows: list[dict]) -> list[str]:
+    """Markdown rows; the device memory column only where the settings measured it (a GPU)."""
     first = f"{rows[0]['seeds']} seed" + "s" * (rows[0]["seeds"] > 1)  # the base of the "vs" column
-    lines = [f"| env | seeds | how | aggregate env steps/s (median, range) | vs {first} | peak RSS (MB, summed) |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} ({r['low']:,.0f}-{r['high']:,.0f}) | "
-              f"{r['vs_one']:.2f}x | {r['rss_mb']:,.0f} |" for r in rows]  # fmt: skip
+    on_device = rows[0]["device_mb"] is not None
+    lines = [f"| env | seeds | how | aggregate env steps/s (median, range) | per seed | vs {first} | "
+             "hours per 1M steps per seed | peak RSS (MB, summed) |" + " XLA peak device MB (summed) |" * on_device,
+             "|---|---|---|---|---|---|---|---|" + "---|" * on_device]  # fmt: skip
+    for r in rows:
+        per_seed = r["aggregate"] / r["seeds"]
+        lines.append(
+            f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} ({r['low']:,.0f}-{r['high']:,.0f}) | "
+            f"{per_seed:,.0f} | {r['vs_one']:.2f}x | {1e6 / per_seed / 3600:.1f} | {r['rss_mb']:,.0f} |"
+            + (f" {r['device_mb']:,.0f} |" if on_device else "")
+        )  # fmt: skip
     return lines
 
 
@@ -164,6 +197,7 @@ def main():
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_name()}, {args.env}, "
           f"{args.steps} steps (updates after {args.steps // 4})\n\nbefore: {uptime()}\n")  # fmt: skip
     rows = measure(args.env, args.seeds, args.steps, args.rounds, args.cpu_devices)
+    print(f"devices: {', '.join(sorted({r['device'] for r in rows}))}\n")
     print("\n".join(table(rows) + [""] + round_ratios(rows)))
     print(f"\nafter: {uptime()}")
 
