@@ -142,18 +142,24 @@ def jax_runners(obs_dim: int, act_dim: int, ks=(1, 4, 16)) -> dict:
 
     runners = {"update_step": single}
     for k in ks:
-        holder = [create_state(config, obs_dim, act_dim)]
-        batches = jax.device_put(random_batch(obs_dim, act_dim, k))
-        holder[0], _ = update_steps(holder[0], batches)  # compile
-
-        def fused(n, holder=holder, batches=batches, k=k):
-            for _ in range(n):
-                holder[0], metrics = update_steps(holder[0], batches)
-            jax.block_until_ready(metrics)
-            return n * k
-
-        runners[f"update_steps K={k}"] = fused
+        runners[f"update_steps K={k}"] = fused_runner(update_steps, obs_dim, act_dim, k)
     return runners
+
+
+def fused_runner(steps, obs_dim: int, act_dim: int, k: int):
+    """`run(n)`: n calls of `steps` (a `make_update_steps` function: K fused updates, the state
+    donated) on one batch set, blocking at the end; returns n K."""
+    holder = [create_state(default_config(), obs_dim, act_dim)]
+    batches = jax.device_put(random_batch(obs_dim, act_dim, k))
+    holder[0], _ = steps(holder[0], batches)  # compile
+
+    def run(n):
+        for _ in range(n):
+            holder[0], metrics = steps(holder[0], batches)
+        jax.block_until_ready(metrics)
+        return n * k
+
+    return run
 
 
 def torch_runners(obs_dim: int, act_dim: int) -> dict:
