@@ -7,9 +7,10 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from sac_jax.checkpointing import CheckpointError, WorkdirLockedError
+from sac_jax.checkpointing import CheckpointError
 from sac_jax.config import ConfigError
-from sac_jax.loop import default_workdir, train
+from sac_jax.loop import train
+from sac_jax.workdir import WorkdirLockedError, default_workdir
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: runs/ENV_seedS_TIME).")

@@ -15,7 +15,7 @@ processes can share one GPU, and the table adds XLA's peak device allocations. F
 `CUDA_VISIBLE_DEVICES=0 python bench/seeds.py --env Humanoid-v5 --seeds 1 8 --steps 20000 --rounds 2`.
 With `--cpu-devices D`, each N > 1 is also run in one process whose CPU is split into D XLA
 devices (`--xla_force_host_platform_device_count`), the seeds sharded over them.
-Prints a Markdown table with the date, the CPU and the load (`uptime`) before and after.
+Prints the CPU, the load average before and after, and a Markdown table of measurements and ratios.
 """
 
 import argparse
@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 LOG_INTERVAL = 250
 
@@ -95,8 +94,8 @@ def cpu_name() -> str:
     return f"{names[0]} x {len(names)} logical CPUs" if names else platform.processor()
 
 
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_devices: int = 1) -> list[dict]:
@@ -194,12 +193,12 @@ def main():
     if args.child:
         return child(args.env, args.steps, args.seeds[0], args.seed)
 
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {cpu_name()}, {args.env}, "
-          f"{args.steps} steps (updates after {args.steps // 4})\n\nbefore: {uptime()}\n")  # fmt: skip
+    print(f"{cpu_name()}, {args.env}, {args.steps} steps (updates after {args.steps // 4})\n\n"
+          f"before: {load()}\n")  # fmt: skip
     rows = measure(args.env, args.seeds, args.steps, args.rounds, args.cpu_devices)
     print(f"devices: {', '.join(sorted({r['device'] for r in rows}))}\n")
     print("\n".join(table(rows) + [""] + round_ratios(rows)))
-    print(f"\nafter: {uptime()}")
+    print(f"\nafter: {load()}")
 
 
 if __name__ == "__main__":

@@ -12,20 +12,22 @@ entry is not taken: gSDE exploration (not implemented here), 400x300 networks, 1
 (half this budget) and 8 updates every 8 steps (the same ratio as ours).
 """
 
-from sac_jax.config import default_config
+from sac_jax.config import task
 
 
 def get_config():
-    c = default_config()
-    c.env_id = "InvertedPendulum-v5"
-    c.total_steps = 20_000
-    c.learning_starts = 1_000
-    c.eval_interval = 2_000
-    c.eval_episodes = 10
-    c.log_interval = 1_000
     # SB3 RL Zoo, sac.yml, pybullet defaults (InvertedDoublePendulumBulletEnv-v0 and
     # InvertedPendulumSwingupBulletEnv-v0, marked tuned); the paper's values were 3e-4, 0.99, 0.005.
-    c.actor_lr = c.critic_lr = c.alpha_lr = 7.3e-4
-    c.gamma = 0.98
-    c.tau = 0.02
-    return c
+    lr = 7.3e-4
+    return task(
+        "InvertedPendulum-v5",
+        total_steps=20_000,
+        learning_starts=1_000,
+        eval_interval=2_000,
+        log_interval=1_000,
+        actor_lr=lr,
+        critic_lr=lr,
+        alpha_lr=lr,
+        gamma=0.98,
+        tau=0.02,
+    )

@@ -1,14 +1,9 @@
 """Pendulum-v1: the quick sanity check (published SAC: about -150 by 20k steps)."""
 
-from sac_jax.config import default_config
+from sac_jax.config import task
 
 
 def get_config():
-    c = default_config()
-    c.env_id = "Pendulum-v1"
-    c.total_steps = 20_000
-    c.learning_starts = 1_000
-    c.eval_interval = 2_000
-    c.eval_episodes = 10
-    c.log_interval = 1_000
-    return c
+    return task(
+        "Pendulum-v1", total_steps=20_000, learning_starts=1_000, eval_interval=2_000, log_interval=1_000
+    )

@@ -15,7 +15,8 @@ from absl import app, flags
 from ml_collections import config_flags
 
 import sac_jax
-from sac_jax.loop import default_workdir, train
+from sac_jax.loop import train
+from sac_jax.workdir import default_workdir
 
 L2 = 1e-4
 

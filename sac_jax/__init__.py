@@ -1,5 +1,6 @@
 """sac_jax: Soft Actor-Critic as pure, jitted functions over one train-state pytree."""
 
+from sac_jax.acting import select_action
 from sac_jax.config import default_config, validate
 from sac_jax.losses import (
     actor_loss,
@@ -19,11 +20,9 @@ from sac_jax.update import (
     make_update_steps,
     normalize_batch,
     sac_step,
-    select_action,
     update_actor,
     update_critic,
     update_step,
-    update_step_donated,
     update_steps,
     update_target,
     update_temperature,
@@ -55,7 +54,6 @@ __all__ = [
     "update_actor",
     "update_critic",
     "update_step",
-    "update_step_donated",
     "update_steps",
     "update_stats",
     "update_target",

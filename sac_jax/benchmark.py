@@ -12,11 +12,10 @@ eval.csv already reaches the budget is skipped; an unfinished one resumes from i
 
 import argparse
 import csv
-import importlib.util
+import importlib
 import os
 import shutil
 import sys
-from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -24,18 +23,17 @@ import numpy as np
 from sac_jax.plot import (
     SPREADS, Curve, Reference, plot_curves, read_eval, read_run_config, run_label, seed_stats,
 )
-from sac_jax.writers import log_dirs, log_files
+from sac_jax.workdir import EVAL_CSV, checkpoint_dir, log_dirs, log_files
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-CONFIG_FILES = {
-    "Pendulum-v1": "pendulum.py",
-    "InvertedPendulum-v5": "invertedpendulum.py",
-    "LunarLanderContinuous-v3": "lunarlander.py",
-    "Hopper-v5": "hopper.py",
-    "HalfCheetah-v5": "halfcheetah.py",
-    "Walker2d-v5": "walker2d.py",
-    "Ant-v5": "ant.py",
-    "Humanoid-v5": "humanoid.py",
+CONFIG_MODULES = {  # the `configs` package, installed beside sac_jax
+    "Pendulum-v1": "pendulum",
+    "InvertedPendulum-v5": "invertedpendulum",
+    "LunarLanderContinuous-v3": "lunarlander",
+    "Hopper-v5": "hopper",
+    "HalfCheetah-v5": "halfcheetah",
+    "Walker2d-v5": "walker2d",
+    "Ant-v5": "ant",
+    "Humanoid-v5": "humanoid",
 }
 
 # (env, step budget) pairs sized for the machines we have.
@@ -79,19 +77,20 @@ REFERENCES: dict[str, tuple[Reference, ...]] = {
 }
 
 
+def suite_run_dir(out: str, env_id: str, seed: int) -> str:
+    """OUT/runs/ENV/seedS: one (env, seed) run of a suite, a plain workdir."""
+    return os.path.join(out, "runs", env_id, f"seed{seed}")
+
+
 def load_config(env_id: str, total_steps: int, seed: int, overrides: dict | None = None):
     """The env's `configs/` file with the budget, the seed and any test overrides applied."""
-    path = CONFIG_DIR / CONFIG_FILES[env_id]
-    spec = importlib.util.spec_from_file_location(f"configs.{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = importlib.import_module(f"configs.{CONFIG_MODULES[env_id]}").get_config()
     config.update({"total_steps": total_steps, "seed": seed, **(overrides or {})})
     return config
 
 
 def last_eval_step(run_dir: str) -> int:
-    if not log_files(run_dir, "eval.csv"):
+    if not log_files(run_dir, EVAL_CSV):
         return 0
     steps = read_eval(run_dir).steps
     return int(steps.max()) if steps.size else 0
@@ -112,34 +111,36 @@ def run_suite(
     for env_id, budget in SUITES[suite]:
         budget = steps or budget
         for seed in range(seeds):
-            run_dir = os.path.join(out, "runs", env_id, f"seed{seed}")
+            run_dir = suite_run_dir(out, env_id, seed)
             run_dirs.append(run_dir)
             if last_eval_step(run_dir) >= budget:
                 print(f"benchmark: {run_dir} already reached {budget} steps, skipped", flush=True)
                 continue
-            if os.path.isdir(run_dir) and not os.path.isdir(os.path.join(run_dir, "checkpoints")):
+            if os.path.isdir(run_dir) and not os.path.isdir(checkpoint_dir(run_dir)):
                 shutil.rmtree(run_dir)  # no checkpoint to resume: its partial CSVs would be stale
             train(load_config(env_id, budget, seed, overrides), run_dir, quiet=quiet)
     return run_dirs
 
 
-class Run(NamedTuple):
+class RunCurve(NamedTuple):
+    """One run's eval curve with what it was trained as."""
+
     env_id: str
     seed: int
     total_steps: int
     curve: Curve
 
 
-def read_run(run_dir: str) -> Run:
+def read_run(run_dir: str) -> RunCurve:
     config = read_run_config(run_dir)
-    return Run(run_label(run_dir), int(config.get("seed", -1)), int(config.get("total_steps", 0)),
+    return RunCurve(run_label(run_dir), int(config.get("seed", -1)), int(config.get("total_steps", 0)),
                read_eval(run_dir))  # fmt: skip
 
 
 def find_runs(root: str) -> list[str]:
     """Every run directory under `root` (one with eval.csv in it or in its processP/ folders), in a
     stable order; the processP/ folders themselves are part of their run, not runs."""
-    runs = {d for d, _, _ in os.walk(root) if log_files(d, "eval.csv")}
+    runs = {d for d, _, _ in os.walk(root) if log_files(d, EVAL_CSV)}
     return sorted(runs - {p for d in runs for p in log_dirs(d)[1:]})
 
 
@@ -193,7 +194,7 @@ def aggregate(run_dirs: Sequence[str], out: str, budgets: dict[str, int] | None 
     by default it is the largest `total_steps` among the env's runs.
     """
     os.makedirs(out, exist_ok=True)
-    groups: dict[str, list[Run]] = {}
+    groups: dict[str, list[RunCurve]] = {}
     for run in sorted(map(read_run, run_dirs), key=lambda r: (r.env_id, r.seed)):
         groups.setdefault(run.env_id, []).append(run)
     budgets = {env: (budgets or {}).get(env, max(r.total_steps for r in runs)) for env, runs in groups.items()}

@@ -5,6 +5,8 @@ fields is defined once, here. `validate` rejects bad values early with a message
 field, the value and what is allowed.
 """
 
+import json
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -100,6 +102,26 @@ def default_config() -> ml_collections.ConfigDict:
     # Observation normalization: running mean/var in the state, applied inside jitted functions.
     c.normalize_obs = False
     return c
+
+
+def task(env_id: str, **overrides) -> ml_collections.ConfigDict:
+    """`default_config()` on `env_id` with `overrides`: a config file states only what differs."""
+    c = default_config()
+    c.env_id = env_id
+    c.update(overrides)
+    return c
+
+
+def to_json(config: ml_collections.ConfigDict) -> dict:
+    """The config as JSON data (what config.json and checkpoints record)."""
+    return json.loads(config.to_json_best_effort())
+
+
+def from_json(saved: dict) -> ml_collections.ConfigDict:
+    """A saved config; fields added to default_config since it was saved get their defaults."""
+    config = default_config()
+    config.update(saved)
+    return config
 
 
 class ConfigError(ValueError):

@@ -21,7 +21,7 @@ from absl import logging  # noqa: E402
 
 from sac_jax.checkpointing import CheckpointError  # noqa: E402
 from sac_jax.envs import make_env  # noqa: E402
-from sac_jax.loop import evaluate  # noqa: E402
+from sac_jax.acting import evaluate  # noqa: E402
 from sac_jax.policy import load_policy  # noqa: E402
 
 VIDEO_FORMATS = (".gif", ".mp4")

@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # headless: no display on the training machines
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sac_jax.workdir import EVAL_CSV, config_path  # noqa: E402
 from sac_jax.writers import read_rows  # noqa: E402
 
 SPREADS = ("std", "minmax")
@@ -44,9 +45,9 @@ RESULT_COLUMNS = ("step", "seed", "return_mean", "return_std")
 def read_evals(run_dir: str) -> dict[str, list[Curve]]:
     """The run's eval rows (`run_dir/eval.csv` and, after `--distributed`, each
     `run_dir/processP/eval.csv`) as curves by sweep point, one curve per seed. Rows are tagged with
-    `seed` (in runs since `num_seeds`) and the swept fields' values (`sac_jax.runs.Run.tags`); a
+    `seed` (in runs since `num_seeds`) and the swept fields' values (`sac_jax.sweep.Trial.tags`); a
     point's label is e.g. `tau=0.01`, and "" without a sweep."""
-    rows = read_rows(run_dir, "eval.csv")
+    rows = read_rows(run_dir, EVAL_CSV)
     swept = [k for k in (rows[0] if rows else {}) if k not in RESULT_COLUMNS]
     by_run: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -67,7 +68,7 @@ def read_eval(run_dir: str) -> Curve:
 
 def read_run_config(run_dir: str) -> dict:
     """The resolved config a run saved; empty if the run predates `config.json`."""
-    path = os.path.join(run_dir, "config.json")
+    path = config_path(run_dir)
     if not os.path.exists(path):
         return {}
     with open(path) as f:

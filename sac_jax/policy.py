@@ -2,9 +2,12 @@
 
 import jax
 import numpy as np
+from flax.training.train_state import TrainState
 
-from sac_jax.checkpointing import Checkpointer
-from sac_jax.update import select_action
+from sac_jax.acting import select_action
+from sac_jax.checkpointing import Checkpointer, host_zeros_like
+from sac_jax.config import from_json
+from sac_jax.state import create_state
 
 
 class Policy:
@@ -43,5 +46,21 @@ def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:
     `sac_jax.checkpointing.CheckpointError` naming the problem when there is no usable checkpoint.
     `seed` seeds the key stream of stochastic actions drawn without an explicit key.
     """
-    step, actor, obs_stats, loop, config = Checkpointer(workdir).restore_actor(step)
+    with Checkpointer(workdir) as ckpt:
+        step, loop, saved_config = ckpt.metadata(step)
+        config = from_json(saved_config)
+        env = loop["env"]
+        full = host_zeros_like(lambda: create_state(config, env["obs_dim"], env["action_dim"]))
+        template = {"actor": {"params": full.actor.params}}
+        if config.normalize_obs:
+            template["obs_stats"] = full.obs_stats
+        restored, _ = ckpt.restore_arrays(step, template, partial=True)
+    actor = TrainState(
+        step=0,
+        apply_fn=full.actor.apply_fn,
+        params=jax.device_put(restored["actor"]["params"]),
+        tx=None,
+        opt_state=None,
+    )
+    obs_stats = jax.device_put(restored["obs_stats"]) if config.normalize_obs else None
     return Policy(actor, obs_stats, loop, config, step, seed)

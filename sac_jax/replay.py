@@ -120,7 +120,7 @@ class ReplayBuffer:
 
         Rows never written are left out (a checkpoint early in a long run stays small); the row at
         `ptr`, which holds the latest next observation, is kept. The sampling RNG is not included:
-        `self.rng.bit_generator.state` is saved beside it.
+        its `sampler_state()` is JSON, saved beside it.
         """
         written = min(self.rows_written + 1, self.capacity)
         rows = {name: getattr(self, name)[:written] for name in _ARRAYS}
@@ -144,6 +144,12 @@ class ReplayBuffer:
         self.ptr, self.rows_written = int(state["ptr"]), int(state["rows_written"])
         self.last_row = int(state["last_row"])
         self.num_transitions = int(state["num_transitions"])
+
+    def sampler_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def load_sampler_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
 
     def latest_obs(self, n: int) -> np.ndarray:
         """The newest min(n, rows written) observations, ending with the latest next observation."""

@@ -1,4 +1,4 @@
-"""`update_step`: one SAC update composed from the pure losses, its fused form, and acting.
+"""`update_step`: one SAC update composed from the pure losses, and its fused form.
 
 Update order (one order, tested): critic (backup from the pre-update actor and alpha), then, every
 `actor_update_period`-th update, the actor against the updated critic and the temperature from the
@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from sac_jax import losses
-from sac_jax.networks import deterministic_action
-from sac_jax.normalization import RunningStats, normalize
+from sac_jax.normalization import normalize
 from sac_jax.state import SACState
 from sac_jax.types import Batch
 
@@ -126,16 +125,9 @@ update_step = jax.jit(sac_step)
 update_step.__doc__ = """One SAC update: `(state, batch) -> (new_state, metrics)`. Pure and jitted.
 
 `batch` is a `sac_jax.Batch` with leading axis B. The input state is not donated and stays valid
-(use `update_step_donated` in a loop that drops the old state). `metrics` is a dict of scalar
+(`update_steps` donates it). `metrics` is a dict of scalar
 device arrays: critic_loss, q_mean, target_mean, actor_loss, entropy, alpha (and alpha_loss when
 alpha is learned). Works under `jax.vmap` over a leading seed axis of state and batch.
-"""
-
-update_step_donated = jax.jit(sac_step, donate_argnums=0)
-update_step_donated.__doc__ = """`update_step` that donates the input state's buffers to the output.
-
-The passed state must not be used afterwards (its arrays are deleted). Saves a copy of every
-parameter and optimizer moment per call.
 """
 
 update_steps = make_update_steps(sac_step)
@@ -143,22 +135,3 @@ update_steps.__doc__ = """K fused SAC updates in one dispatch (the loop's K = nu
 `lax.scan` of `update_step` over `batches` shaped (K, B, ...). Donates the input state. Equal to
 K calls of `update_step` on the K batches in order; returns the metrics of the last one.
 """
-
-
-@jax.jit
-def select_action(
-    actor, obs: jax.Array, key: jax.Array | None = None, obs_stats: RunningStats | None = None
-) -> jax.Array:
-    """Action in [-1, 1] for `obs` (one observation or a batch) from the actor `TrainState`.
-
-    With a PRNG key: a sample a ~ pi(.|s) (exploration). With key=None: the deterministic
-    evaluation action tanh(mean). Pass `obs_stats=state.obs_stats` for a state trained with
-    normalize_obs, so the actor sees observations as it did in training. Only the actor (and the
-    statistics) travel to the device call, not the whole state.
-    """
-    if obs_stats is not None:
-        obs = normalize(obs_stats, obs)
-    pi = actor.apply_fn({"params": actor.params}, obs)
-    if key is None:
-        return deterministic_action(pi)
-    return pi.sample(seed=key)

@@ -2,17 +2,13 @@
 CSV rows back, whichever processes wrote them."""
 
 import csv
-import glob
-import itertools
 import os
 import time
 
 from tensorboardX import SummaryWriter
 
-from sac_jax.runs import Run
-
-
-CSV_LOGS = ("train.csv", "eval.csv")
+from sac_jax.sweep import Trial
+from sac_jax.workdir import CSV_LOGS, EVAL_CSV, TRAIN_CSV, has_tb_events, log_files
 
 
 class CsvWriter:
@@ -51,24 +47,6 @@ class CsvWriter:
             csv.DictWriter(f, fieldnames=self.fields).writerow(row)
 
 
-def process_log_dir(workdir: str, process: int) -> str:
-    """WORKDIR/processP/: where process P of a run over several processes logs (their rows then
-    never interleave; rows carry the seed)."""
-    return os.path.join(workdir, f"process{process}")
-
-
-def log_dirs(workdir: str) -> list[str]:
-    """WORKDIR, then its processP/ folders in process order: everywhere a run's logs may be, since
-    a resumed run may use another process count than the one that started it."""
-    processes = (process_log_dir(workdir, p) for p in itertools.count())
-    return [workdir, *itertools.takewhile(os.path.isdir, processes)]
-
-
-def log_files(workdir: str, name: str) -> list[str]:
-    """The `name` files (one of CSV_LOGS) that exist in `log_dirs(workdir)`."""
-    return [path for d in log_dirs(workdir) if os.path.exists(path := os.path.join(d, name))]
-
-
 def read_rows(workdir: str, name: str) -> list[dict]:
     """The rows of all `log_files(workdir, name)`, sorted by step (stably: rows of one step keep
     their folder order, so seeds stay in process order)."""
@@ -93,38 +71,42 @@ def truncate_logs(log_dir: str, last_step: int) -> None:
     rewrites those steps, so none appear twice. For the folders of the run's other process counts;
     `RunWriter` does the same in its own."""
     _truncate_csvs(log_dir, last_step)
-    if glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+    if has_tb_events(log_dir):
         SummaryWriter(log_dir, purge_step=last_step + 1).close()
 
 
 class RunWriter:
-    """train.csv, eval.csv and TensorBoard event files in one folder; one row per run, tagged with
-    its seed and swept values (`sac_jax.runs.Run.tags`).
+    """train.csv, eval.csv and TensorBoard event files in one folder; one row per trial, tagged
+    with its seed and swept values (`sac_jax.sweep.Trial.tags`).
 
     `resume_step`: the step a resumed run continues from. Rows and events logged after it (by the
     run that stopped later than its last checkpoint) are dropped, so no step is logged twice.
-    `multi_run`: TensorBoard tags get a `/RUN_NAME` suffix, so each run is its own curve.
+    `multi_run`: TensorBoard tags get a `/TRIAL_NAME` suffix, so each trial is its own curve.
     """
 
     def __init__(self, log_dir: str, resume_step: int = 0, multi_run: bool = False):
         _truncate_csvs(log_dir, resume_step)
-        self.train, self.eval = (CsvWriter(os.path.join(log_dir, name)) for name in CSV_LOGS)
+        self.train = CsvWriter(os.path.join(log_dir, TRAIN_CSV))
+        self.eval = CsvWriter(os.path.join(log_dir, EVAL_CSV))
         self.tb = SummaryWriter(log_dir, purge_step=resume_step + 1)
         self.multi_run = multi_run
 
-    def _write(self, group: str, csv_writer: CsvWriter, step: int, run: Run, scalars: dict):
-        csv_writer.write({"step": step, **run.tags, **scalars})
-        suffix = f"/{run.name}" if self.multi_run else ""
+    def _write(self, group: str, csv_writer: CsvWriter, step: int, trial: Trial, scalars: dict):
+        csv_writer.write({"step": step, **trial.tags, **scalars})
+        suffix = f"/{trial.name}" if self.multi_run else ""
         for k, v in scalars.items():
             self.tb.add_scalar(f"{group}/{k}{suffix}", v, step)
 
-    def write_train(self, step: int, run: Run, scalars: dict) -> None:
-        self._write("train", self.train, step, run, scalars)
+    def write_train(self, step: int, trial: Trial, scalars: dict) -> None:
+        self._write("train", self.train, step, trial, scalars)
 
-    def write_eval(self, step: int, run: Run, scalars: dict) -> None:
-        self._write("eval", self.eval, step, run, scalars)
+    def write_eval(self, step: int, trial: Trial, scalars: dict) -> None:
+        self._write("eval", self.eval, step, trial, scalars)
 
-    def close(self) -> None:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.tb.close()
 
 

@@ -2,7 +2,9 @@ import jax
 import ml_collections
 import pytest
 
+from sac_jax import loop
 from tests import tiny
+from tests.helpers import small_config
 
 
 @pytest.fixture
@@ -41,3 +43,11 @@ def compile_counter() -> CompileCounter:
     if _COUNTER is None:
         _COUNTER = CompileCounter()
     return _COUNTER
+
+
+@pytest.fixture(scope="module")
+def two_seeds(tmp_path_factory):
+    """Seeds 3 and 4 in one process, 300 steps (updates from step 100), checkpoints at 150 and 300."""
+    workdir = str(tmp_path_factory.mktemp("two_seeds"))
+    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    return workdir

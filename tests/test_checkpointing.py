@@ -17,65 +17,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sac_jax import create_state, load_policy, loop, select_action, update_step
+from sac_jax import load_policy, loop, select_action, update_step
 from sac_jax import evaluate as evaluate_cli
-from sac_jax.checkpointing import (
-    Checkpointer,
-    CheckpointError,
-    LoopState,
-    WorkdirLock,
-    WorkdirLockedError,
-    env_state,
-    set_env_state,
+from sac_jax.checkpointing import Checkpointer, CheckpointError
+from sac_jax.envs import env_state, make_env, set_env_state
+from sac_jax.session import save_trial
+from sac_jax.workdir import WorkdirLock, WorkdirLockedError
+from tests.helpers import (
+    REPO,
+    SUBPROCESS_ENV,
+    assert_trees_close,
+    assert_trees_identical,
+    fresh_run,
+    restore,
+    save,
+    small_config,
 )
-from sac_jax.envs import env_dims, make_env
-from sac_jax.replay import ReplayBuffer
 from tests.tiny import tiny_config
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": REPO, "SDL_VIDEODRIVER": "dummy", "JAX_PLATFORMS": "cpu"}
-
-
-def small_config(**overrides):
-    # Checkpoint at 150: mid-episode (Pendulum episodes are 200 steps).
-    defaults = dict(eval_interval=100, log_interval=50, checkpoint_interval=150)
-    return tiny_config(**{**defaults, **overrides})
-
-
-def fresh_run(config):
-    """The objects `loop.train` builds before restoring: env (reset), state, loop state, buffer."""
-    env = make_env(config.env_id, config.seed)
-    obs_dim, action_dim = env_dims(env)
-    run = LoopState(
-        obs=env.reset(seed=config.seed)[0],
-        random_actions=np.random.default_rng(config.seed),
-        update_start=config.learning_starts,
-    )
-    buffer = ReplayBuffer(config.buffer_size, obs_dim, action_dim, seed=config.seed)
-    return env, create_state(config, obs_dim, action_dim), run, buffer
-
-
-def restore(workdir, config, step=None):
-    env, state, run, buffer = fresh_run(config)
-    with Checkpointer(workdir, config) as ckpt:
-        state, run = ckpt.restore_or_init(state, run, env, buffer, step=step)
-    return env, state, run, buffer
-
-
-def assert_trees_identical(a, b):
-    """Same leaf paths, and each leaf equal in dtype, shape and every value.
-
-    (Treedefs are not compared: two `create_state` calls already differ in their static optax
-    closures.)
-    """
-    leaves_a, _ = jax.tree_util.tree_flatten_with_path(a)
-    leaves_b, _ = jax.tree_util.tree_flatten_with_path(b)
-    assert [path for path, _ in leaves_a] == [path for path, _ in leaves_b]
-    for (_, x), (_, y) in zip(leaves_a, leaves_b):
-        x, y = np.asarray(x), np.asarray(y)
-        assert x.dtype == y.dtype and x.shape == y.shape
-        np.testing.assert_array_equal(x, y)
-
 
 def read_csv(workdir, name):
     with open(os.path.join(workdir, name)) as f:
@@ -115,8 +73,7 @@ def test_round_trip_restores_every_leaf_action_and_next_update(tmp_path):
     batch = buffer.sample(config.batch_size)
     for _ in range(2):
         state, _ = update_step(state, batch)
-    with Checkpointer(str(tmp_path), config) as ckpt:
-        ckpt.save(state, run, env, buffer)
+    save(str(tmp_path), config, state, run, env, buffer)
 
     env2, restored, run2, buffer2 = restore(str(tmp_path), config)
     assert_trees_identical(state, restored)
@@ -136,12 +93,12 @@ def test_round_trip_restores_every_leaf_action_and_next_update(tmp_path):
 def test_keeps_latest_k_plus_best(tmp_path):
     config = small_config(keep_checkpoints=1)
     env, state, run, buffer = fresh_run(config)
-    with Checkpointer(str(tmp_path), config) as ckpt:
+    with Checkpointer(str(tmp_path), config.keep_checkpoints) as ckpt:
         for step, eval_return in [(1, -100.0), (2, -500.0), (3, None)]:
             run.step = step
             run.eval_step = step if eval_return else None
             run.last_eval = {"return_mean": eval_return} if eval_return else {}
-            ckpt.save(state, run, env, buffer)
+            save_trial(ckpt, config, state, run, env, buffer)
         assert sorted(ckpt.manager.all_steps()) == [1, 3]
         assert ckpt.best_step() == 1
 
@@ -185,8 +142,7 @@ def test_kill_during_save_keeps_previous_checkpoint(trained_copy, tmp_path):
     script = textwrap.dedent(f"""
         import time
         import orbax.checkpoint as ocp
-        from tests.test_checkpointing import restore, small_config
-        from sac_jax.checkpointing import Checkpointer
+        from tests.helpers import restore, save, small_config
 
         handler = ocp.handlers.JsonCheckpointHandler
         write = handler._save_fn
@@ -198,8 +154,7 @@ def test_kill_during_save_keeps_previous_checkpoint(trained_copy, tmp_path):
 
         env, state, run, buffer = restore({trained_copy!r}, small_config())
         run.step = 400
-        with Checkpointer({trained_copy!r}, small_config()) as ckpt:
-            ckpt.save(state, run, env, buffer)
+        save({trained_copy!r}, small_config(), state, run, env, buffer)
     """)
     before = files(trained_copy)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=SUBPROCESS_ENV)
@@ -216,7 +171,7 @@ def test_kill_during_save_keeps_previous_checkpoint(trained_copy, tmp_path):
     assert all(files(trained_copy).get(f) == v for f, v in before.items())
     assert Checkpointer(trained_copy).latest_step() == 300
     assert load_policy(trained_copy).step == 300
-    with Checkpointer(trained_copy, small_config()):  # a resuming run removes the leftover
+    with Checkpointer(trained_copy, small_config().keep_checkpoints):  # a resuming run removes the leftover
         deadline = time.time() + 60  # (Orbax cleans up in the background)
         while len(os.listdir(os.path.join(trained_copy, "checkpoints"))) > 2 and time.time() < deadline:
             time.sleep(0.2)
@@ -227,7 +182,7 @@ def test_lock_refuses_second_run_and_ignores_dead_holder(tmp_path):
     workdir = str(tmp_path)
     script = textwrap.dedent(f"""
         import time
-        from sac_jax.checkpointing import WorkdirLock
+        from sac_jax.workdir import WorkdirLock
         with WorkdirLock({workdir!r}):
             print("locked", flush=True)
             time.sleep(600)
@@ -370,8 +325,7 @@ def test_resume_in_env_without_captured_state_starts_a_new_episode(tmp_path):
         next_obs, reward, terminated, truncated, _ = env.step(action)
         buffer.add(run.obs, action, reward, terminated, truncated, next_obs)
         run.obs, run.step, run.episode_return = next_obs, run.step + 1, run.episode_return + reward
-    with Checkpointer(str(tmp_path), config) as ckpt:
-        ckpt.save(state, run, env, buffer)
+    save(str(tmp_path), config, state, run, env, buffer)
     _, _, run2, buffer2 = restore(str(tmp_path), config)
     assert run2.step == 20 and run2.episode_return == 0.0
     assert buffer2.ptr == buffer.ptr + 1 and len(buffer2) == len(buffer) == 20
@@ -390,3 +344,38 @@ def test_normalized_run_restores_its_obs_stats_for_load_policy(tmp_path):
     expected = 2.0 * np.asarray(select_action(state.actor, obs, None, state.obs_stats))
     np.testing.assert_allclose(policy(obs), expected, rtol=1e-6)
     assert not np.allclose(expected, 2.0 * np.asarray(select_action(state.actor, obs)))
+
+
+FIXTURE = os.path.join(REPO, "tests", "data", "checkpoint_v0")
+
+
+@pytest.mark.parametrize("name, num_seeds", [("single", 1), ("two_seeds", 2)])
+def test_checkpoint_from_before_the_host_redesign_resumes(name, num_seeds, tmp_path):
+    """tests/data/checkpoint_v0 holds 300-step runs saved by the code before the host-side
+    redesign, and the states that code reached when it resumed them to 400 steps (on one machine
+    they are bit-identical; the tolerance covers XLA's CPU kernels on other processors)."""
+    workdir = str(tmp_path / name)
+    shutil.copytree(os.path.join(FIXTURE, name), workdir)
+    loop.train(tiny_config(total_steps=400, checkpoint_interval=300, num_seeds=num_seeds), workdir, quiet=True)
+    expected = np.load(os.path.join(FIXTURE, f"{name}_step400.npz"))
+    for seed in range(num_seeds):
+        run_dir = workdir if num_seeds == 1 else os.path.join(workdir, f"seed{seed}")
+        config = tiny_config(total_steps=400, checkpoint_interval=300, seed=seed)
+        _, state, run, _ = restore(run_dir, config)
+        assert run.step == 400
+        leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+        got = {f"seed{seed}{jax.tree_util.keystr(path)}": leaf for path, leaf in leaves}
+        assert set(got) == {k for k in expected.files if k.startswith(f"seed{seed}.")}
+        assert_trees_close(got, {k: expected[k] for k in got})
+
+
+def test_decaying_learning_rate_refuses_a_new_total_steps(tmp_path):
+    """The linear schedule's horizon is the first start's total_steps; a resume may not move it."""
+    workdir = str(tmp_path)
+    loop.train(small_config(lr_schedule="linear", total_steps=150), workdir, quiet=True)
+    before = files(workdir)
+    with pytest.raises(CheckpointError, match="lr_schedule='linear'.*total_steps=150.*now 300"):
+        loop.train(small_config(lr_schedule="linear", total_steps=300), workdir, quiet=True)
+    assert files(workdir) == before
+    (result,) = loop.train(small_config(lr_schedule="linear", total_steps=150), workdir, quiet=True)
+    assert result["seed"] == 0 and np.isfinite(result["return_mean"])

@@ -2,6 +2,7 @@
 logs carry the seed; a multi-seed run resumes exactly from its per-seed checkpoints."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,14 +17,16 @@ from sac_jax.config import validate
 from sac_jax.plot import group_runs
 from sac_jax.plot import main as plot_main
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
-from sac_jax.sharding import placement
+from sac_jax.placement import placement
 from sac_jax.writers import read_rows
-from tests.test_checkpointing import REPO, SUBPROCESS_ENV, assert_trees_identical, restore, small_config
-
-
-def assert_trees_close(a, b):
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+from tests.helpers import (
+    REPO,
+    SUBPROCESS_ENV,
+    assert_trees_close,
+    assert_trees_identical,
+    restore,
+    small_config,
+)
 
 
 def test_seed_buffers_store_and_sample_as_each_seed_alone():
@@ -46,14 +49,6 @@ def test_seed_buffers_store_and_sample_as_each_seed_alone():
     for i in range(2):
         for got, want in zip(batch, alone[i].sample(8, 3), strict=True):
             np.testing.assert_array_equal(got[i], want)
-
-
-@pytest.fixture(scope="module")
-def two_seeds(tmp_path_factory):
-    """Seeds 3 and 4 in one process, 300 steps (updates from step 100), checkpoints at 150 and 300."""
-    workdir = str(tmp_path_factory.mktemp("two_seeds"))
-    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
-    return workdir
 
 
 def test_each_seed_matches_its_single_seed_run(two_seeds, tmp_path):
@@ -100,6 +95,18 @@ def test_multi_seed_run_resumes_exactly(two_seeds, tmp_path):
         assert_trees_identical(*saved)
 
 
+def test_train_returns_every_trials_last_evaluation(two_seeds, tmp_path):
+    """A finished run resumed at its end trains nothing and reports each seed's last evaluation."""
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(two_seeds, workdir)
+    results = loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    last = {r["seed"]: r for r in read_rows(two_seeds, "eval.csv") if r["step"] == "300"}
+    assert [r["seed"] for r in results] == [3, 4]
+    for r in results:
+        assert r["return_mean"] == float(last[str(r["seed"])]["return_mean"])
+        assert r["return_std"] == float(last[str(r["seed"])]["return_std"])
+
+
 def test_other_num_seeds_on_a_workdir_is_an_error(two_seeds):
     for seed, num_seeds in ((3, 1), (3, 3)):
         with pytest.raises(CheckpointError, match="use the num_seeds, seed and sweep"):
@@ -119,7 +126,7 @@ def test_two_seeds_sharded_over_two_host_devices_match_unsharded(two_seeds, tmp_
     script = textwrap.dedent(f"""
         import jax
         from sac_jax import loop
-        from tests.test_checkpointing import small_config
+        from tests.helpers import small_config
         assert jax.device_count() == 2, jax.devices()
         loop.train(small_config(seed=3, num_seeds=2), {workdir!r})
     """)

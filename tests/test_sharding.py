@@ -22,21 +22,11 @@ from tensorboardX.proto import event_pb2
 from sac_jax import loop
 from sac_jax.config import ConfigError, validate
 from sac_jax.plot import read_evals
-from sac_jax.sharding import placement
+from sac_jax.placement import placement
 from sac_jax.writers import read_rows, truncate_logs
-from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
-from tests.test_seeds import assert_trees_close, two_seeds  # noqa: F401 (fixture)
+from tests.helpers import REPO, SUBPROCESS_ENV, assert_trees_close, restore, run_python, small_config
 
 TWO_DEVICES = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-
-
-def run_python(script: str, env: dict) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
 
 
 def returns(workdir, seed, steps=("100", "200", "300")):
@@ -78,9 +68,9 @@ def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_pa
     out = run_python(f"""
         import jax
         from sac_jax import loop
-        from sac_jax.sharding import placement
+        from sac_jax.placement import placement
         from sac_jax.update import update_steps
-        from tests.test_checkpointing import small_config
+        from tests.helpers import small_config
         assert jax.device_count() == 2, jax.devices()
         config = small_config(seed=4, shard="batch")
         loop.train(config, {sharded!r})
@@ -105,7 +95,7 @@ def train_in_two_processes(tmp_path, workdir: str, total_steps: int) -> list[str
     small config; returns each process's stdout."""
     config_file = tmp_path / f"two_seeds_{total_steps}.py"
     config_file.write_text(textwrap.dedent(f"""
-        from tests.test_checkpointing import small_config
+        from tests.helpers import small_config
 
         def get_config():
             return small_config(seed=3, num_seeds=2, total_steps={total_steps})
@@ -228,7 +218,7 @@ def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
     workdir = str(tmp_path / "resumed")
     out = run_python(f"""
         from sac_jax import loop
-        from tests.test_checkpointing import small_config
+        from tests.helpers import small_config
         loop.train(small_config(seed=3, num_seeds=2, total_steps=150), {workdir!r})
     """, TWO_DEVICES)  # fmt: skip
     assert "seeds 3..4 on 2 device(s)" in out

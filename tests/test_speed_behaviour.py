@@ -7,6 +7,7 @@ import jax
 import numpy as np
 
 from sac_jax import Batch, create_state, select_action, update_step, update_steps
+from tests.helpers import SUBPROCESS_ENV, run_python
 from tests.tiny import tiny_config as small_config
 
 OBS_DIM, ACTION_DIM, BATCH, K = 5, 2, 16, 4
@@ -101,9 +102,7 @@ def test_training_reuses_freed_host_memory_across_xla_calls(tmp_path):
     Several seeds, because that is where an update's buffers get this large, and where `train()`
     asks for one malloc arena. A single run turns off only mmap and trimming: there glibc still
     unmaps a worker thread's secondary heap once all of it is free, so a 40 MiB block can fault
-    on some calls (docs/scaling.md, "What held 8 seeds back")."""
-    from tests.test_sharding import SUBPROCESS_ENV, run_python
-
+    on some calls (`sac_jax.hostmem`)."""
     pages = 40 * 2**20 // 4096
     fresh = int(run_python(FAULTS_PER_CALL.format(setup=""), SUBPROCESS_ENV).split()[0])
     trained = int(run_python(FAULTS_PER_CALL.format(setup=(

@@ -14,29 +14,36 @@ from sac_jax.config import ConfigError, validate
 from sac_jax.optim import learning_rate
 from sac_jax.plot import group_runs
 from sac_jax.policy import load_policy
-from sac_jax.runs import Run, expand_runs, run_config
-from sac_jax.sharding import placement
+from sac_jax.placement import placement
+from sac_jax.sweep import Trial, expand_trials, trial_config
 from sac_jax.writers import read_rows
-from tests.test_checkpointing import REPO, SUBPROCESS_ENV, restore, small_config
-from tests.test_seeds import assert_trees_close
-from tests.test_update import ACTION_DIM, OBS_DIM, make_batch
+from tests.helpers import (
+    ACTION_DIM,
+    OBS_DIM,
+    REPO,
+    SUBPROCESS_ENV,
+    assert_trees_close,
+    make_batch,
+    restore,
+    small_config,
+)
 
 SWEEP = dict(critic_lr=[1e-3, 3e-4], tau=[0.005, 0.02])
 
 
 def test_expand_runs_is_the_cross_product_with_the_seeds():
     config = small_config(seed=5, num_seeds=2, **SWEEP)
-    runs = expand_runs(config)
+    runs = expand_trials(config)
     assert [(r.values["critic_lr"], r.values["tau"], r.seed) for r in runs] == [
         (1e-3, 0.005, 5), (1e-3, 0.005, 6), (1e-3, 0.02, 5), (1e-3, 0.02, 6),
         (3e-4, 0.005, 5), (3e-4, 0.005, 6), (3e-4, 0.02, 5), (3e-4, 0.02, 6),
     ]  # fmt: skip
     assert runs[1].name == "critic_lr=0.001,tau=0.005,seed6"
     assert runs[1].tags == {"seed": 6, "critic_lr": 1e-3, "tau": 0.005}
-    single = run_config(config, runs[1])
+    single = trial_config(config, runs[1])
     assert (single.seed, single.num_seeds, single.critic_lr, single.tau) == (6, 1, 1e-3, 0.005)
     validate(single)
-    assert expand_runs(small_config(seed=2)) == [Run(2, {})]
+    assert expand_trials(small_config(seed=2)) == [Trial(2, {})]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ def test_pendulum_learns_and_writes_outputs(tiny_config, tmp_path):
     c.eval_episodes = 5
     c.log_interval = 1000
     workdir = str(tmp_path / "run")
-    last = train(c, workdir, quiet=True)
+    (last,) = train(c, workdir, quiet=True)
 
     evals = read_csv(os.path.join(workdir, "eval.csv"))
     assert [int(r["step"]) for r in evals] == [2500, 5000]

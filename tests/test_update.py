@@ -11,23 +11,11 @@ from sac_jax import (
     update_actor,
     update_critic,
     update_step,
-    update_step_donated,
+    update_steps,
     update_target,
     update_temperature,
 )
-
-OBS_DIM, ACTION_DIM = 3, 2
-
-
-def make_batch(seed: int, size: int = 32) -> Batch:
-    rng = np.random.default_rng(seed)
-    return Batch(
-        obs=rng.normal(size=(size, OBS_DIM)).astype(np.float32),
-        action=rng.uniform(-1, 1, size=(size, ACTION_DIM)).astype(np.float32),
-        reward=rng.normal(size=size).astype(np.float32),
-        next_obs=rng.normal(size=(size, OBS_DIM)).astype(np.float32),
-        terminated=(rng.uniform(size=size) < 0.1).astype(np.float32),
-    )
+from tests.helpers import ACTION_DIM, OBS_DIM, make_batch
 
 
 @pytest.fixture
@@ -61,7 +49,7 @@ def test_donated_variant_matches(state):
     batch = make_batch(1)
     expected, _ = update_step(state, batch)
     copy = jax.tree.map(jnp.copy, state)
-    got, _ = update_step_donated(copy, batch)
+    got, _ = update_steps(copy, jax.tree.map(lambda x: x[None], batch))  # K = 1, donated
     assert_trees_equal(got, expected)
 
 

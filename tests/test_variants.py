@@ -25,7 +25,7 @@ from sac_jax import (
     validate,
 )
 from sac_jax.loop import train, vmap_seeds
-from sac_jax.sharding import placement
+from sac_jax.placement import placement
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
 
@@ -362,7 +362,7 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
         eval_interval=300, eval_episodes=1, log_interval=100,
     ))  # fmt: skip
     steps = make_update_steps()
-    result = train(config, str(tmp_path), quiet=True, update_fn=steps)
+    (result,) = train(config, str(tmp_path), quiet=True, update_fn=steps)
     assert np.isfinite(result["return_mean"])
     update = vmap_seeds(steps, placement(1, config.batch_size))
     assert update._cache_size() == 1  # the run compiled its (seed-vmapped) update once
@@ -372,10 +372,11 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
 def test_normalized_run_trains(tmp_path):  # 2,100 steps: two statistics merges
     config = small_config(env_id="Pendulum-v1", total_steps=2_100, learning_starts=100,
                           eval_interval=2_100, eval_episodes=1, normalize_obs=True)  # fmt: skip
-    assert np.isfinite(train(config, str(tmp_path), quiet=True)["return_mean"])
+    assert np.isfinite(train(config, str(tmp_path), quiet=True)[0]["return_mean"])
 
 
 def test_example_variant_trains(tmp_path):
     example = load(os.path.join(ROOT, "examples", "l2_critic.py"))
     config = small_config(total_steps=300, learning_starts=100, eval_interval=300, eval_episodes=1)
-    assert np.isfinite(train(config, str(tmp_path), quiet=True, update_fn=example.update_fn)["return_mean"])
+    (result,) = train(config, str(tmp_path), quiet=True, update_fn=example.update_fn)
+    assert np.isfinite(result["return_mean"])

@@ -14,11 +14,10 @@ import dataclasses
 
 import jax
 import numpy as np
-from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from sac_jax import distributed
 from sac_jax.config import ConfigError
-from sac_jax.writers import process_log_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,19 +44,11 @@ class Placement:
                              "not one block: build it from jax.devices(), which groups them by process")  # fmt: skip
         return range(start, stop)
 
-    def _put(self, tree, sharding: NamedSharding):
-        if jax.process_count() == 1:
-            return jax.device_put(tree, sharding)
-        return jax.tree.map(
-            lambda x: jax.make_array_from_process_local_data(
-                sharding, np.asarray(x), (self.num_seeds,) + np.shape(x)[1:]
-            ),
-            tree,
-        )
-
     def put(self, tree):
         """This process's seed rows of `tree` -> global arrays laid out like the state."""
-        return self._put(tree, self.per_seed)
+        if jax.process_count() == 1:
+            return jax.device_put(tree, self.per_seed)
+        return distributed.global_arrays(tree, self.per_seed, self.num_seeds)
 
     def feed(self, tree, batches: bool = False):
         """Host arrays (this process's seed rows) as an argument of a jitted call: as they are in
@@ -65,20 +56,14 @@ class Placement:
         arrays over several processes."""
         if jax.process_count() == 1:
             return tree
-        return self._put(tree, self.batches if batches else self.per_seed)
+        sharding = self.batches if batches else self.per_seed
+        return distributed.global_arrays(tree, sharding, self.num_seeds)
 
     def local(self, tree):
         """Inverse of `put`: global arrays -> NumPy arrays of this process's seed rows."""
         if jax.process_count() == 1:
             return jax.device_get(tree)
-
-        def rows(x):
-            if isinstance(x, np.ndarray):  # already this process's rows (e.g. warm-up actions)
-                return x
-            shards = {s.index[0].indices(self.num_seeds)[0]: s.data for s in x.addressable_shards}
-            return np.concatenate([np.asarray(shards[start]) for start in sorted(shards)])
-
-        return jax.tree.map(rows, tree)
+        return distributed.local_rows(tree, self.num_seeds)
 
 
 def placement(num_seeds: int, batch_size: int, shard: str = "seed", devices=None) -> Placement:
@@ -108,24 +93,6 @@ def placement(num_seeds: int, batch_size: int, shard: str = "seed", devices=None
         )
     replicated = NamedSharding(mesh, PartitionSpec())
     return Placement(replicated, NamedSharding(mesh, PartitionSpec(None, None, shard)), num_seeds)
-
-
-def process_dirs(workdir: str) -> list[str]:
-    """Where each process of this run logs and locks, in process order: the workdir itself with one
-    process, else WORKDIR/processP/ for process P."""
-    if jax.process_count() == 1:
-        return [workdir]
-    return [process_log_dir(workdir, p) for p in range(jax.process_count())]
-
-
-def all_processes(values: list[int | None]) -> list[int | None]:
-    """Every process's `values` (lists of one length), concatenated in process order: what a
-    decision that all processes must take alike (the step to resume from) is taken on."""
-    if jax.process_count() == 1:
-        return values
-    encoded = np.asarray([-1 if v is None else v for v in values])
-    gathered = multihost_utils.process_allgather(encoded).reshape(-1)
-    return [None if v < 0 else int(v) for v in gathered]
 
 
 def seed_slice(tree, i: int):

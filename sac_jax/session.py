@@ -1,0 +1,292 @@
+"""A training session: a run's envs, replay buffers, train state, loop states, checkpointers and
+log writer, built fresh or restored from the workdir's latest checkpoint.
+
+Every trial of a run (a seed at a sweep point, `sac_jax.sweep`) is checkpointed as a single-seed
+run of its own, so `evaluate` and `load_policy` read any trial's folder as they read a plain run.
+"""
+
+import contextlib
+import dataclasses
+import os
+from typing import Iterator
+
+import jax
+import ml_collections
+import numpy as np
+
+from sac_jax import config as config_lib
+from sac_jax.checkpointing import Checkpointer, CheckpointError, host_zeros_like
+from sac_jax.distributed import all_processes
+from sac_jax.envs import env_dims, env_info, env_state, make_env, set_env_state
+from sac_jax.loop_state import LoopState
+from sac_jax.placement import Placement, placement, seed_slice, stack_seeds
+from sac_jax.replay import ReplayBuffer, ReplayBuffers
+from sac_jax.state import SACState, create_state
+from sac_jax.sweep import Trial, expand_trials, stacked_values, swept_fields, trial_config
+from sac_jax.workdir import (
+    WorkdirLock,
+    log_dirs,
+    process_dirs,
+    saved_layout,
+    trial_dir,
+    write_config,
+)
+from sac_jax.writers import RunWriter, truncate_logs
+
+# Fields a resumed run may change; any other difference from the checkpoint's config is an error.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "total_steps",
+        "eval_interval",
+        "eval_episodes",
+        "log_interval",
+        "checkpoint_interval",
+        "keep_checkpoints",
+        "checkpoint_buffer",
+        "shard",
+    }
+)
+
+
+def check_compatible(where: str, saved_env: dict, saved: dict, env, config) -> None:
+    """Refuse a checkpoint saved for another env or config, before anything is restored."""
+    now = env_info(env)
+    if (saved_env["obs_dim"], saved_env["action_dim"]) != (now["obs_dim"], now["action_dim"]):
+        raise CheckpointError(
+            f"{where} was saved for {saved_env['env_id']} (obs size {saved_env['obs_dim']}, action "
+            f"size {saved_env['action_dim']}), but this run's env {now['env_id']} has obs size "
+            f"{now['obs_dim']} and action size {now['action_dim']}. Use another --workdir."
+        )
+    current = config_lib.to_json(config)
+    saved = config_lib.to_json(config_lib.from_json(saved))  # fields added since: defaults
+    changed = sorted(
+        f
+        for f in set(current) | set(saved)
+        if f not in RESUMABLE_FIELDS and current.get(f) != saved.get(f)
+    )
+    if changed:
+        diffs = ", ".join(f"{f}: saved {saved.get(f)!r}, now {current.get(f)!r}" for f in changed)
+        raise CheckpointError(
+            f"{where} was saved with a different config ({diffs}). A resumed run may change only "
+            f"{sorted(RESUMABLE_FIELDS)}; use the checkpoint's values or another --workdir."
+        )
+    if config.lr_schedule != "constant" and current["total_steps"] != saved["total_steps"]:
+        raise CheckpointError(
+            f"{where} was saved with lr_schedule={config.lr_schedule!r}, which decays the learning "
+            f"rates to 0 over total_steps={saved['total_steps']}; a resumed run cannot change "
+            f"total_steps (now {current['total_steps']}) without changing its schedule. Resume "
+            "with the saved total_steps, or start a new --workdir."
+        )
+
+
+def save_trial(ckpt: Checkpointer, config, state, loop: LoopState, env, buffer: ReplayBuffer):
+    """Checkpoint one trial at `loop.step`, marked with its eval return if it evaluated then."""
+    loop_item = {
+        **loop.state_dict(),
+        "replay_rng": buffer.sampler_state(),
+        "env_state": env_state(env),
+        "env": env_info(env),
+    }
+    ckpt.save(
+        loop.step,
+        state,
+        loop_item,
+        config_lib.to_json(config),
+        replay=buffer.state_dict() if config.checkpoint_buffer else None,
+        eval_return=loop.last_eval["return_mean"] if loop.evaluated_now() else None,
+    )
+
+
+def restore_trial(
+    ckpt: Checkpointer, config, state, loop: LoopState, env, buffer: ReplayBuffer, step: int
+) -> SACState:
+    """Continue one trial from checkpoint `step`: returns its state (host arrays); the loop state,
+    buffer and env (which must have been reset) load what they saved.
+
+    Checks that the checkpoint fits this trial (env sizes, config) before touching anything.
+    """
+    step, loop_item, saved_config = ckpt.metadata(step)
+    check_compatible(f"checkpoint {ckpt.step_dir(step)}", loop_item["env"], saved_config, env, config)
+    has_replay = ckpt.has_replay(step)
+    state, replay = ckpt.restore_arrays(step, host_zeros_like(lambda: state), replay=has_replay)
+    loop.load_state_dict(loop_item)
+    if has_replay:
+        buffer.load_state_dict(replay)
+        buffer.load_sampler_state(loop_item["replay_rng"])
+    else:  # refill the buffer with the current policy before updating again
+        loop.update_start = max(loop.update_start, step + config.learning_starts)
+    if loop_item["env_state"] is not None:
+        set_env_state(env, loop_item["env_state"])
+    else:  # the episode in progress cannot continue: start a new one
+        buffer.end_episode()
+        loop.obs, _ = env.reset(seed=config.seed + step)
+        loop.episode_return = 0.0
+    return jax.device_put(state)
+
+
+@dataclasses.dataclass
+class Session:
+    """What `sac_jax.loop.train` steps: this process's trials of one run, all on a leading axis."""
+
+    config: ml_collections.ConfigDict
+    workdir: str
+    trials: list[Trial]  # this process's; all of them in one process
+    num_trials: int  # of all processes
+    where: Placement
+    envs: list
+    eval_envs: list
+    state: SACState  # every trial's, stacked and placed
+    buffers: ReplayBuffers
+    loops: list[LoopState]
+    explore_keys: jax.Array
+    checkpointers: list[Checkpointer]
+    writer: RunWriter | None = None
+
+    @property
+    def start(self) -> int:
+        return self.loops[0].step
+
+    def save(self) -> None:
+        """Checkpoint every trial of this process at the current step."""
+        host_state = self.where.local(self.state)
+        for i, ckpt in enumerate(self.checkpointers):
+            config = trial_config(self.config, self.trials[i]) if self.num_trials > 1 else self.config
+            save_trial(ckpt, config, seed_slice(host_state, i), self.loops[i], self.envs[i], self.buffers[i])
+
+    def saved_in(self) -> str:
+        if len(self.checkpointers) == 1:
+            return self.checkpointers[0].directory
+        return os.path.join(self.workdir, "*seed*")
+
+    def describe(self) -> str:
+        c, seeds = self.config, [t.seed for t in self.trials]
+        obs_dim, action_dim = env_dims(self.envs[0])
+        swept = swept_fields(c)
+        return (
+            f"sac_jax: {c.env_id} (obs {obs_dim}, action {action_dim}), "
+            + (f"seed {seeds[0]}" if len(set(seeds)) == 1 else f"seeds {min(seeds)}..{max(seeds)}")
+            + "".join(f", {f} in {c[f]}" for f in swept)
+            + (f" ({len(self.trials)} runs)" if swept else "")
+            + f" on {self.where.devices} device(s) ({c.shard} axis split), {jax.process_count()} "
+            + f"process(es), {c.total_steps} steps, workdir {self.workdir}"
+            + (f", resumed at step {self.start}" if self.start else "")
+        )
+
+
+def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials: int):
+    layout = saved_layout(workdir)
+    if (num_trials == 1 and layout == "multi") or (num_trials > 1 and layout == "single"):
+        raise CheckpointError(
+            f"workdir {workdir!r} holds the checkpoints of "
+            f"{'several runs' if layout == 'multi' else 'one run'}, and this config trains "
+            f"{num_trials}; use the num_seeds, seed and sweep the workdir was started with, or "
+            "another --workdir"
+        )
+    return [
+        stack.enter_context(
+            Checkpointer(trial_dir(workdir, t.name, num_trials), config.keep_checkpoints)
+        )
+        for t in trials
+    ]
+
+
+def _restore(session: Session) -> None:
+    """Every trial from the newest checkpoint step that all trials (of all processes) have (a
+    process killed between two trials' saves continues from the step before), or all fresh when
+    no trial has one."""
+    latest = all_processes([c.latest_step() for c in session.checkpointers])
+    if all(step is None for step in latest):
+        return
+    if None in latest:
+        missing = [i for i, step in enumerate(latest) if step is None]
+        raise CheckpointError(
+            f"some runs in this workdir have checkpoints but run(s) {missing} (in the order of "
+            "sac_jax.sweep.expand_trials) have none; use the num_seeds, seed and sweep the runs were "
+            "started with, or another --workdir"
+        )
+    step, s = min(latest), session
+    states = [
+        restore_trial(
+            ckpt,
+            trial_config(s.config, s.trials[i]) if s.num_trials > 1 else s.config,
+            seed_slice(s.state, i),
+            s.loops[i],
+            s.envs[i],
+            s.buffers[i],
+            step,
+        )
+        for i, ckpt in enumerate(s.checkpointers)
+    ]
+    s.state = stack_seeds(states)
+
+
+def _build(config, workdir: str) -> Session:
+    """Everything fresh: envs reset with each trial's seed, its state, an empty buffer."""
+    all_trials = expand_trials(config)
+    where = placement(len(all_trials), config.batch_size, config.shard)
+    trials = [all_trials[i] for i in where.seeds]
+    seeds = [t.seed for t in trials]
+    envs = [make_env(config.env_id, s) for s in seeds]
+    eval_envs = [make_env(config.env_id, s + 1) for s in seeds]
+    obs_dim, action_dim = env_dims(envs[0])
+    keys = np.stack([jax.random.PRNGKey(s) for s in seeds])
+    state = jax.vmap(lambda key, values: create_state(config, obs_dim, action_dim, key, values))(
+        keys, stacked_values(trials)
+    )
+    loops = [
+        LoopState(
+            obs=env.reset(seed=s)[0],
+            random_actions=np.random.default_rng(s),
+            update_start=config.learning_starts,
+        )
+        for env, s in zip(envs, seeds)
+    ]
+    return Session(
+        config=config,
+        workdir=workdir,
+        trials=trials,
+        num_trials=len(all_trials),
+        where=where,
+        envs=envs,
+        eval_envs=eval_envs,
+        state=state,
+        buffers=ReplayBuffers(config.buffer_size, obs_dim, action_dim, seeds),
+        loops=loops,
+        explore_keys=where.put(np.stack([jax.random.fold_in(k, 1) for k in keys])),
+        checkpointers=[],
+    )
+
+
+@contextlib.contextmanager
+def open_session(config: ml_collections.ConfigDict, workdir: str) -> Iterator[Session]:
+    """The run's session, restored if the workdir has checkpoints, with the workdir locked and
+    its logs open; closes all of it on exit."""
+    session = _build(config, workdir)
+    dirs = process_dirs(workdir, jax.process_count())
+    try:
+        with contextlib.ExitStack() as stack:
+            # A one-process run locks the workdir alone; the processes of a distributed run share
+            # its lock and each holds its own folder's, so no two runs of either kind write one.
+            stack.enter_context(WorkdirLock(workdir, shared=len(dirs) > 1))
+            if len(dirs) > 1:
+                stack.enter_context(WorkdirLock(dirs[jax.process_index()]))
+            session.checkpointers = _checkpointers(
+                stack, config, workdir, session.trials, session.num_trials
+            )
+            _restore(session)
+            session.state = session.where.put(session.state)
+            if jax.process_index() == 0:  # one writer: every process has the same config
+                write_config(workdir, config.to_json_best_effort(indent=2))
+                for other in set(log_dirs(workdir)) - set(dirs):  # other process counts' rows
+                    truncate_logs(other, session.start)
+            session.writer = stack.enter_context(
+                RunWriter(
+                    dirs[jax.process_index()],
+                    resume_step=session.start,
+                    multi_run=session.num_trials > 1,
+                )
+            )
+            yield session
+    finally:
+        for env in session.envs + session.eval_envs:
+            env.close()

@@ -1,0 +1,130 @@
+"""The on-disk contract of a training run: every path a run writes or reads is named here.
+
+    WORKDIR/
+      config.json                the resolved config (of all trials)
+      .lock                      held while a run trains here
+      train.csv, eval.csv, events.out.tfevents.*    logs, one row per trial
+      checkpoints/STEP/          with one trial
+      TRIAL/checkpoints/STEP/    with several (TRIAL: seed3, or critic_lr=0.001,seed3 in a sweep)
+      processP/                  logs and lock of process P when several processes train the run
+
+Nothing else in the package spells out a file or folder name of a run.
+"""
+
+import fcntl
+import glob
+import itertools
+import os
+import time
+
+from sac_jax.sweep import run_name
+
+CONFIG = "config.json"
+TRAIN_CSV, EVAL_CSV = "train.csv", "eval.csv"
+CSV_LOGS = (TRAIN_CSV, EVAL_CSV)
+TB_EVENTS = "events.out.tfevents.*"
+
+
+def default_workdir(config) -> str:
+    """runs/ENV_NAME_TIME, e.g. runs/Humanoid-v5_seed0_20260101-120000 (names: `sweep.run_name`)."""
+    name = f"{config.env_id}_{run_name(config)}_{time.strftime('%Y%m%d-%H%M%S')}"
+    return os.path.join("runs", name)
+
+
+def checkpoint_dir(run_dir: str) -> str:
+    """Where one trial's Orbax checkpoints live."""
+    return os.path.join(os.path.abspath(run_dir), "checkpoints")
+
+
+def trial_dir(workdir: str, trial_name: str, num_trials: int) -> str:
+    """The folder of one trial's checkpoints: the workdir itself when it trains one trial."""
+    return workdir if num_trials == 1 else os.path.join(workdir, trial_name)
+
+
+def saved_layout(workdir: str) -> str | None:
+    """'single' or 'multi' when the workdir holds one trial's or several trials' checkpoints."""
+    if os.path.isdir(checkpoint_dir(workdir)):
+        return "single"
+    if glob.glob(os.path.join(workdir, "*seed*", "checkpoints")):
+        return "multi"
+    return None
+
+
+def process_dir(workdir: str, process: int) -> str:
+    """WORKDIR/processP/: where process P of a multi-process run logs, so rows never interleave."""
+    return os.path.join(workdir, f"process{process}")
+
+
+def process_dirs(workdir: str, num_processes: int) -> list[str]:
+    """Each process's log folder, in process order: the workdir itself with one process."""
+    if num_processes == 1:
+        return [workdir]
+    return [process_dir(workdir, p) for p in range(num_processes)]
+
+
+def log_dirs(workdir: str) -> list[str]:
+    """WORKDIR, then its processP/ folders: everywhere a run's logs may be, since a resumed run may
+    use another process count than the one that started it."""
+    processes = (process_dir(workdir, p) for p in itertools.count())
+    return [workdir, *itertools.takewhile(os.path.isdir, processes)]
+
+
+def log_files(workdir: str, name: str) -> list[str]:
+    """The `name` files (one of CSV_LOGS) that exist in `log_dirs(workdir)`."""
+    return [path for d in log_dirs(workdir) if os.path.exists(path := os.path.join(d, name))]
+
+
+def has_tb_events(log_dir: str) -> bool:
+    return bool(glob.glob(os.path.join(log_dir, TB_EVENTS)))
+
+
+def write_config(workdir: str, config_json: str) -> None:
+    with open(os.path.join(workdir, CONFIG), "w") as f:
+        f.write(config_json)
+
+
+def config_path(run_dir: str) -> str:
+    return os.path.join(run_dir, CONFIG)
+
+
+class WorkdirLockedError(RuntimeError):
+    """Another live process is training in the same workdir."""
+
+
+class WorkdirLock:
+    """An exclusive `flock` on WORKDIR/.lock, held for the whole run; with `shared`, a shared one,
+    which the processes of one `--distributed` run hold together and a one-process run cannot take.
+
+    The kernel drops the lock when its holder dies (even by kill -9), so a stale lock file left by
+    a dead process never blocks; the pid inside (an exclusive holder's) is only for the error
+    message.
+    """
+
+    def __init__(self, workdir: str, shared: bool = False):
+        self.path = os.path.join(workdir, ".lock")
+        self.shared = shared
+        self.file = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            pid = self.file.read().strip()
+            self.file.close()
+            holder = f"pid {pid}" if pid else "the processes of a --distributed run"
+            raise WorkdirLockedError(
+                f"workdir {os.path.dirname(self.path)!r} is in use by another training run "
+                f"({holder}, lock {self.path}); wait for it to finish, stop it, or use another "
+                "--workdir"
+            ) from None
+        self.file.truncate(0)
+        if not self.shared:
+            self.file.write(str(os.getpid()))
+            self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()  # releases the flock
