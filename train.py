@@ -12,7 +12,9 @@ from sac_jax.config import ConfigError
 from sac_jax.loop import train
 from sac_jax.workdir import WorkdirLockedError, default_workdir
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.", lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to a config file.", lock_config=True
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: runs/ENV_seedS_TIME).")
 _CACHE = flags.DEFINE_string(
     "compilation_cache_dir",

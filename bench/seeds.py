@@ -56,12 +56,16 @@ def child(env_id: str, steps: int, num_seeds: int, seed: int) -> None:
     rates = [float(r["steps_per_sec"]) for r in rows if first <= int(r["step"]) <= last]
     device = jax.local_devices()[0]
     peak = (device.memory_stats() or {}).get("peak_bytes_in_use")  # None on CPU
-    print(json.dumps({
-        "rate": sum(rates) / len(rates),
-        "rss_mb": peak_rss_mb(),
-        "device_mb": None if peak is None else peak / 2**20,
-        "device": f"{jax.device_count()} x {device.device_kind}",
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "rate": sum(rates) / len(rates),
+                "rss_mb": peak_rss_mb(),
+                "device_mb": None if peak is None else peak / 2**20,
+                "device": f"{jax.device_count()} x {device.device_kind}",
+            }
+        )
+    )
 
 
 def peak_rss_mb() -> float:
@@ -72,12 +76,27 @@ def peak_rss_mb() -> float:
     return kib / 1024
 
 
-def launch(env_id: str, steps: int, num_seeds: int, seed: int, devices: int = 1) -> subprocess.Popen:
-    cmd = [sys.executable, __file__, "--child", "--env", env_id, "--steps", str(steps),
-           "--seeds", str(num_seeds), "--seed", str(seed)]  # fmt: skip
+def launch(
+    env_id: str, steps: int, num_seeds: int, seed: int, devices: int = 1
+) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--env",
+        env_id,
+        "--steps",
+        str(steps),
+        "--seeds",
+        str(num_seeds),
+        "--seed",
+        str(seed),
+    ]
     env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", **os.environ}  # N processes share one GPU
     if devices > 1:
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+        env["XLA_FLAGS"] = (
+            f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+        )
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
 
 
@@ -98,7 +117,9 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_devices: int = 1) -> list[dict]:
+def measure(
+    env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_devices: int = 1
+) -> list[dict]:
     """For each N in `counts`: N seeds in one process and (N > 1) N one-seed processes at once, and
     with cpu_devices D > 1 (N > 1, a multiple of D) N seeds in one process on D CPU devices.
 
@@ -107,7 +128,9 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
     round (and the range) of its setting.
     """
     if cpu_devices > 1 and any(n > 1 and n % cpu_devices for n in counts):
-        raise SystemExit(f"--cpu-devices {cpu_devices} must divide every seed count > 1, got {counts}")
+        raise SystemExit(
+            f"--cpu-devices {cpu_devices} must divide every seed count > 1, got {counts}"
+        )
     split = f"one process, {cpu_devices} devices"
     settings = []
     for n in counts:
@@ -119,24 +142,41 @@ def measure(env_id: str, counts: list[int], steps: int, rounds: int = 1, cpu_dev
         for n, how in settings if r % 2 == 0 else settings[::-1]:
             one = how.startswith("one process")
             devices = cpu_devices if how == split else 1
-            procs = [launch(env_id, steps, n, 0, devices)] if one else [launch(env_id, steps, 1, s) for s in range(n)]
+            procs = (
+                [launch(env_id, steps, n, 0, devices)]
+                if one
+                else [launch(env_id, steps, 1, s) for s in range(n)]
+            )
             rs = results(procs)
             on_device = rs[0]["device_mb"] is not None  # all or none: one machine
-            samples[n, how].append(dict(
-                aggregate=sum(x["rate"] * (n if one else 1) for x in rs),
-                rss_mb=sum(x["rss_mb"] for x in rs),
-                device_mb=sum(x["device_mb"] for x in rs) if on_device else None,
-                device=rs[0]["device"],
-            ))  # fmt: skip
+            samples[n, how].append(
+                dict(
+                    aggregate=sum(x["rate"] * (n if one else 1) for x in rs),
+                    rss_mb=sum(x["rss_mb"] for x in rs),
+                    device_mb=sum(x["device_mb"] for x in rs) if on_device else None,
+                    device=rs[0]["device"],
+                )
+            )
     rows = []
     for (n, how), runs in samples.items():
         aggregates = [run["aggregate"] for run in runs]
         on_device = runs[0]["device_mb"] is not None
-        rows.append(dict(env=env_id, seeds=n, how=how, aggregate=statistics.median(aggregates),
-                         low=min(aggregates), high=max(aggregates),
-                         rss_mb=statistics.median(run["rss_mb"] for run in runs),
-                         device_mb=statistics.median(run["device_mb"] for run in runs) if on_device else None,
-                         device=runs[0]["device"], per_round=aggregates))  # fmt: skip
+        rows.append(
+            dict(
+                env=env_id,
+                seeds=n,
+                how=how,
+                aggregate=statistics.median(aggregates),
+                low=min(aggregates),
+                high=max(aggregates),
+                rss_mb=statistics.median(run["rss_mb"] for run in runs),
+                device_mb=statistics.median(run["device_mb"] for run in runs)
+                if on_device
+                else None,
+                device=runs[0]["device"],
+                per_round=aggregates,
+            )
+        )
     base = rows[0]["aggregate"]  # counts[0] seeds in one process, normally 1
     for row in rows:
         row["vs_one"] = row["aggregate"] / base
@@ -147,16 +187,21 @@ def table(rows: list[dict]) -> list[str]:
     """Markdown rows; the device memory column only where the settings measured it (a GPU)."""
     first = f"{rows[0]['seeds']} seed" + "s" * (rows[0]["seeds"] > 1)  # the base of the "vs" column
     on_device = rows[0]["device_mb"] is not None
-    lines = [f"| env | seeds | how | aggregate env steps/s (median, range) | per seed | vs {first} | "
-             "hours per 1M steps per seed | peak RSS (MB, summed) |" + " XLA peak device MB (summed) |" * on_device,
-             "|---|---|---|---|---|---|---|---|" + "---|" * on_device]  # fmt: skip
+    lines = [
+        f"| env | seeds | how | aggregate env steps/s (median, range) | per seed | vs {first} | "
+        "hours per 1M steps per seed | peak RSS (MB, summed) |"
+        + " XLA peak device MB (summed) |"
+        * on_device,
+        "|---|---|---|---|---|---|---|---|" + "---|" * on_device,
+    ]
     for r in rows:
         per_seed = r["aggregate"] / r["seeds"]
         lines.append(
-            f"| {r['env']} | {r['seeds']} | {r['how']} | {r['aggregate']:,.0f} ({r['low']:,.0f}-{r['high']:,.0f}) | "
+            f"| {r['env']} | {r['seeds']} | {r['how']} | "
+            f"{r['aggregate']:,.0f} ({r['low']:,.0f}-{r['high']:,.0f}) | "
             f"{per_seed:,.0f} | {r['vs_one']:.2f}x | {1e6 / per_seed / 3600:.1f} | {r['rss_mb']:,.0f} |"
             + (f" {r['device_mb']:,.0f} |" if on_device else "")
-        )  # fmt: skip
+        )
     return lines
 
 
@@ -169,32 +214,44 @@ def ratios_by_round(rows: list[dict]) -> dict[tuple[str, int, str, str], list[fl
     for (env, n, how), rounds in per_round.items():
         if n == 1 or how.endswith("processes"):
             continue
-        for base in [f"{n} processes"] if how == "one process" else ["one process", f"{n} processes"]:
+        for base in (
+            [f"{n} processes"] if how == "one process" else ["one process", f"{n} processes"]
+        ):
             ratios[env, n, how, base] = [a / b for a, b in zip(rounds, per_round[env, n, base])]
     return ratios
 
 
 def round_ratios(rows: list[dict]) -> list[str]:
-    return [f"{env}, {n} seeds, {how} / {base} by round: " + ", ".join(f"{x:.2f}x" for x in ratios)
-            for (env, n, how, base), ratios in ratios_by_round(rows).items()]  # fmt: skip
+    return [
+        f"{env}, {n} seeds, {how} / {base} by round: " + ", ".join(f"{x:.2f}x" for x in ratios)
+        for (env, n, how, base), ratios in ratios_by_round(rows).items()
+    ]
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--env", default="Pendulum-v1")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 8])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=3, help="interleaved measurements of each setting")
-    p.add_argument("--cpu-devices", type=int, default=1,
-                   help="also run N seeds in one process split over this many CPU devices")  # fmt: skip
+    p.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=1,
+        help="also run N seeds in one process split over this many CPU devices",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         return child(args.env, args.steps, args.seeds[0], args.seed)
 
-    print(f"{cpu_name()}, {args.env}, {args.steps} steps (updates after {args.steps // 4})\n\n"
-          f"before: {load()}\n")  # fmt: skip
+    print(
+        f"{cpu_name()}, {args.env}, {args.steps} steps (updates after {args.steps // 4})\n\n"
+        f"before: {load()}\n"
+    )
     rows = measure(args.env, args.seeds, args.steps, args.rounds, args.cpu_devices)
     print(f"devices: {', '.join(sorted({r['device'] for r in rows}))}\n")
     print("\n".join(table(rows) + [""] + round_ratios(rows)))

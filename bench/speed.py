@@ -196,11 +196,18 @@ def update_flops_counted(obs_dim: int, act_dim: int, num_critics: int = 2) -> fl
     critic = num_critics * ((obs_dim + act_dim) * h + h * h + h)
     critic_inner = num_critics * (h * h + h)
     macs = (
-        actor + critic  # backup
-        + critic + critic + critic_inner  # J_Q forward, weight grads, inner input grads
-        + actor + critic + critic_inner + num_critics * act_dim * h  # J_pi forward, grad to a~
-        + actor + (h * h + h * 2 * act_dim)  # actor weight grads, inner input grads
-    )  # fmt: skip
+        actor
+        + critic  # backup
+        + critic
+        + critic
+        + critic_inner  # J_Q forward, weight grads, inner input grads
+        + actor
+        + critic
+        + critic_inner
+        + num_critics * act_dim * h  # J_pi forward, grad to a~
+        + actor
+        + (h * h + h * 2 * act_dim)  # actor weight grads, inner input grads
+    )
     return 2.0 * BATCH * macs
 
 
@@ -228,7 +235,9 @@ def loop_piece_ms(env_id: str, obs_dim: int, act_dim: int, seconds: float) -> di
     for _ in range(1000):
         env_step()
     actor = create_state(default_config(), obs_dim, act_dim).actor
-    explore = jax.jit(lambda actor, o, t: select_action(actor, o, jax.random.fold_in(jax.random.PRNGKey(0), t)))
+    explore = jax.jit(
+        lambda actor, o, t: select_action(actor, o, jax.random.fold_in(jax.random.PRNGKey(0), t))
+    )
     batch = buffer.sample(BATCH, 1)
     # As the loop passes it: NumPy into a jitted function, which places it on the device.
     to_device = jax.jit(lambda b: jax.tree.map(lambda x: x[0, 0], b))
@@ -256,9 +265,15 @@ def loop_piece_ms(env_id: str, obs_dim: int, act_dim: int, seconds: float) -> di
 
 def run_train(env_id: str, workdir: str, cache_dir: str, overrides: dict) -> tuple[float, int]:
     """Run train.py to completion; returns (wall seconds, peak RSS KiB of that process)."""
-    cmd = [sys.executable, os.path.join(ROOT, "train.py"), "--config", os.path.join(ROOT, "configs",
-           env_id.split("-")[0].lower() + ".py"), "--workdir", workdir,
-           f"--compilation_cache_dir={cache_dir}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "train.py"),
+        "--config",
+        os.path.join(ROOT, "configs", env_id.split("-")[0].lower() + ".py"),
+        "--workdir",
+        workdir,
+        f"--compilation_cache_dir={cache_dir}",
+    ]
     cmd += [f"--config.{k}={v}" for k, v in overrides.items()]
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log_path = workdir + ".log"
@@ -274,7 +289,9 @@ def run_train(env_id: str, workdir: str, cache_dir: str, overrides: dict) -> tup
     return wall, usage.ru_maxrss
 
 
-def end_to_end(name: str, tmp: str, run: int, log_interval: int, warmup: int, intervals: int) -> tuple[float, int]:
+def end_to_end(
+    name: str, tmp: str, run: int, log_interval: int, warmup: int, intervals: int
+) -> tuple[float, int]:
     """Env steps/s in steady state: over `intervals` log intervals that start `warmup` intervals
     after learning starts (the first compiles the update, and early episodes are short, so resets
     are frequent) and end one interval before the run does (the last one evaluates)."""
@@ -282,10 +299,18 @@ def end_to_end(name: str, tmp: str, run: int, log_interval: int, warmup: int, in
     first = starts + warmup * log_interval
     total = first + (intervals + 1) * log_interval
     workdir = os.path.join(tmp, f"e2e_{name}_{run}")
-    _, rss = run_train(ENV_IDS[name], workdir, os.path.join(tmp, "cache_e2e"), {
-        "learning_starts": starts, "total_steps": total, "log_interval": log_interval,
-        "eval_interval": total, "eval_episodes": 1,
-    })  # fmt: skip
+    _, rss = run_train(
+        ENV_IDS[name],
+        workdir,
+        os.path.join(tmp, "cache_e2e"),
+        {
+            "learning_starts": starts,
+            "total_steps": total,
+            "log_interval": log_interval,
+            "eval_interval": total,
+            "eval_episodes": 1,
+        },
+    )
     with open(os.path.join(workdir, "train.csv")) as f:
         rows = [r for r in csv.DictReader(f) if first < int(r["step"]) < total]
     seconds = sum(log_interval / float(r["steps_per_sec"]) for r in rows)
@@ -298,9 +323,17 @@ def start_times(tmp: str) -> dict:
     cache = os.path.join(tmp, "cache_start")
     out = {}
     for label in ("cold", "warm"):
-        out[label], _ = run_train("Humanoid-v5", os.path.join(tmp, f"start_{label}"), cache, {
-            "learning_starts": 1, "total_steps": 2, "eval_interval": 2, "eval_episodes": 1,
-        })  # fmt: skip
+        out[label], _ = run_train(
+            "Humanoid-v5",
+            os.path.join(tmp, f"start_{label}"),
+            cache,
+            {
+                "learning_starts": 1,
+                "total_steps": 2,
+                "eval_interval": 2,
+                "eval_episodes": 1,
+            },
+        )
     return out
 
 
@@ -322,7 +355,9 @@ def replay_bytes(obs_dim: int, act_dim: int, episode_length: int = 1000) -> tupl
     """
     rows = 1_000_000
     per_row = ReplayBuffer(rows, obs_dim, act_dim).nbytes / rows
-    naive = 4 * (2 * obs_dim + act_dim + 2) + 1  # obs, next_obs, action, reward, terminated, truncated
+    naive = (
+        4 * (2 * obs_dim + act_dim + 2) + 1
+    )  # obs, next_obs, action, reward, terminated, truncated
     return per_row * (1 + 1 / episode_length), float(naive)
 
 
@@ -346,8 +381,11 @@ def machine() -> dict:
         versions += f", torch {torch.__version__}"
     except ImportError:
         pass
-    return {"cpu": f"{model}, {os.cpu_count()} cores", "versions": versions,
-            "python": platform.python_version()}  # fmt: skip
+    return {
+        "cpu": f"{model}, {os.cpu_count()} cores",
+        "versions": versions,
+        "python": platform.python_version(),
+    }
 
 
 def load() -> str:
@@ -357,18 +395,26 @@ def load() -> str:
 def seed_ratio_rows(seed_rows: list[dict]) -> list[tuple[str, str]]:
     """One process over N processes for each N > 1: the median of the per-round ratios, and their
     range."""
-    return [(f"{env}: {n} seeds in one process / {base}, median of rounds (range)",
-             f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})")
-            for (env, n, how, base), r in seeds.ratios_by_round(seed_rows).items()
-            if how == "one process"]  # fmt: skip
+    return [
+        (
+            f"{env}: {n} seeds in one process / {base}, median of rounds (range)",
+            f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})",
+        )
+        for (env, n, how, base), r in seeds.ratios_by_round(seed_rows).items()
+        if how == "one process"
+    ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs")
     parser.add_argument("--no-write", action="store_true", help="print only; leave the docs alone")
-    parser.add_argument("--seed-rounds", type=int, default=2,
-                        help="interleaved rounds of the seeds comparison (full runs)")  # fmt: skip
+    parser.add_argument(
+        "--seed-rounds",
+        type=int,
+        default=2,
+        help="interleaved rounds of the seeds comparison (full runs)",
+    )
     args = parser.parse_args()
     if args.seed_rounds < 1:
         parser.error(f"--seed-rounds must be at least 1, got {args.seed_rounds}")
@@ -385,25 +431,45 @@ def main():
     ceiling = interleaved(ceiling_items, rounds, seconds)
     peak = max(ceiling[f"matmul {n}"] for n in (512, 1024, 2048))
     for n in (512, 1024, 2048):
-        rows.append((f"matmul {n}x{n} float32, chained in one dispatch (GFLOP/s)", f"{ceiling[f'matmul {n}']:.1f}"))
+        rows.append(
+            (
+                f"matmul {n}x{n} float32, chained in one dispatch (GFLOP/s)",
+                f"{ceiling[f'matmul {n}']:.1f}",
+            )
+        )
     rows.append(("matmul ceiling: best of the above (GFLOP/s)", f"{peak:.1f}"))
     for name in SIZES:
         rate = ceiling[f"layer shapes {name}"]
-        rows.append((f"matmul chain at {name} layer shapes (GFLOP/s)", f"{rate:.1f} ({rate / peak:.2f} of ceiling)"))
+        rows.append(
+            (
+                f"matmul chain at {name} layer shapes (GFLOP/s)",
+                f"{rate:.1f} ({rate / peak:.2f} of ceiling)",
+            )
+        )
 
     ratios = {}
     for name, (o, a) in SIZES.items():
         flops_xla, flops_count = update_flops_xla(o, a), update_flops_counted(o, a)
         rates = interleaved({**jax_runners(o, a), **torch_runners(o, a)}, rounds, seconds)
         torch_best = max(rates["torch 2 threads"], rates["torch 1 thread"])
-        rows.append((f"{name}: FLOPs of one update (XLA / counted matmuls)",
-                     f"{flops_xla / 1e9:.3f} / {flops_count / 1e9:.3f} GFLOP"))  # fmt: skip
+        rows.append(
+            (
+                f"{name}: FLOPs of one update (XLA / counted matmuls)",
+                f"{flops_xla / 1e9:.3f} / {flops_count / 1e9:.3f} GFLOP",
+            )
+        )
         for label, rate in rates.items():
-            rows.append((f"{name}: {label} (updates/s)",
-                         f"{rate:.1f} = {rate * flops_xla / 1e9:.1f} GFLOP/s, "
-                         f"{rate * flops_xla / 1e9 / peak:.2f} of ceiling"))  # fmt: skip
+            rows.append(
+                (
+                    f"{name}: {label} (updates/s)",
+                    f"{rate:.1f} = {rate * flops_xla / 1e9:.1f} GFLOP/s, "
+                    f"{rate * flops_xla / 1e9 / peak:.2f} of ceiling",
+                )
+            )
         ratios[f"{name}: update_step / best torch"] = rates["update_step"] / torch_best
-        ratios[f"{name}: fused K=16 fraction of ceiling"] = rates["update_steps K=16"] * flops_xla / 1e9 / peak
+        ratios[f"{name}: fused K=16 fraction of ceiling"] = (
+            rates["update_steps K=16"] * flops_xla / 1e9 / peak
+        )
 
         bare_runner = jax_runners(o, a, ks=(1,))["update_steps K=1"]
         bare, e2e = [timed(bare_runner, 2 * seconds)], []
@@ -412,29 +478,53 @@ def main():
             e2e.append(sps)
             bare.append(timed(bare_runner, 2 * seconds))
         ratio = statistics.median(s / statistics.mean(bare[i : i + 2]) for i, s in enumerate(e2e))
-        rows.append((f"{name}: train.py env steps/s, steady state ({warmup * log_interval} to "
-                     f"{(warmup + intervals) * log_interval} steps after learning starts)",
-                     f"{statistics.median(e2e):.1f} (bare update_steps K=1 around it: "
-                     f"{statistics.median(bare):.1f}/s)"))  # fmt: skip
+        rows.append(
+            (
+                f"{name}: train.py env steps/s, steady state ({warmup * log_interval} to "
+                f"{(warmup + intervals) * log_interval} steps after learning starts)",
+                f"{statistics.median(e2e):.1f} (bare update_steps K=1 around it: "
+                f"{statistics.median(bare):.1f}/s)",
+            )
+        )
         pieces = loop_piece_ms(ENV_IDS[name], o, a, seconds)
-        rows.append((f"{name}: loop pieces per env step besides the update (ms)",
-                     ", ".join(f"{k} {v:.3f}" for k, v in pieces.items())
-                     + f"; the update itself {1e3 / statistics.median(bare):.1f}"))  # fmt: skip
+        rows.append(
+            (
+                f"{name}: loop pieces per env step besides the update (ms)",
+                ", ".join(f"{k} {v:.3f}" for k, v in pieces.items())
+                + f"; the update itself {1e3 / statistics.median(bare):.1f}",
+            )
+        )
         rows.append((f"{name}: train.py peak RSS (MiB)", f"{rss / 1024:.0f}"))
         ratios[f"{name}: end-to-end / bare update"] = ratio
 
     starts = start_times(tmp)
-    rows.append(("Humanoid: XLA compile of update_steps in-process, no cache (s)",
-                 f"{compile_seconds(*SIZES['Humanoid']):.1f}"))  # fmt: skip
-    rows.append(("Humanoid: train.py start to first update + 1 eval episode, cold cache (s)",
-                 f"{starts['cold']:.1f}"))  # fmt: skip
+    rows.append(
+        (
+            "Humanoid: XLA compile of update_steps in-process, no cache (s)",
+            f"{compile_seconds(*SIZES['Humanoid']):.1f}",
+        )
+    )
+    rows.append(
+        (
+            "Humanoid: train.py start to first update + 1 eval episode, cold cache (s)",
+            f"{starts['cold']:.1f}",
+        )
+    )
     rows.append(("Humanoid: same, warm persistent cache (s)", f"{starts['warm']:.1f}"))
     per_transition, naive = replay_bytes(*SIZES["Humanoid"])
-    rows.append(("Humanoid replay: bytes/transition compact vs naive",
-                 f"{per_transition:.0f} vs {naive:.0f} ({per_transition / naive:.2f}); "
-                 f"1M transitions {per_transition * 1e6 / 2**30:.2f} GiB vs {naive * 1e6 / 2**30:.2f} GiB"))  # fmt: skip
-    rows.append(("benchmark process peak RSS (MiB)",
-                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"))  # fmt: skip
+    rows.append(
+        (
+            "Humanoid replay: bytes/transition compact vs naive",
+            f"{per_transition:.0f} vs {naive:.0f} ({per_transition / naive:.2f}); "
+            f"1M transitions {per_transition * 1e6 / 2**30:.2f} GiB vs {naive * 1e6 / 2**30:.2f} GiB",
+        )
+    )
+    rows.append(
+        (
+            "benchmark process peak RSS (MiB)",
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}",
+        )
+    )
 
     seed_rows = []  # N seeds in one process vs N processes (bench/seeds.py); full runs only
     if not args.quick:
@@ -456,10 +546,12 @@ def main():
     table = ["| measurement | result |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     text = "\n".join(header) + "\n\n" + "\n".join(table)
     if seed_rows:
-        text += (f"\n\nSeeds in one process vs concurrent processes (`bench/seeds.py`, {SEED_STEPS} env "
-                 f"steps per run, updates from step {SEED_STEPS // 4}; {args.seed_rounds} interleaved "
-                 f"rounds, odd ones in reverse order):\n\n"
-                 + "\n".join(seeds.table(seed_rows) + [""] + seeds.round_ratios(seed_rows)))
+        text += (
+            f"\n\nSeeds in one process vs concurrent processes (`bench/seeds.py`, {SEED_STEPS} env "
+            f"steps per run, updates from step {SEED_STEPS // 4}; {args.seed_rounds} interleaved "
+            f"rounds, odd ones in reverse order):\n\n"
+            + "\n".join(seeds.table(seed_rows) + [""] + seeds.round_ratios(seed_rows))
+        )
     print(text)
     if not args.no_write:
         write_doc(text)

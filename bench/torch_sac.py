@@ -42,8 +42,16 @@ class Actor(nn.Module):
 class TorchSAC:
     """Critic, then actor against the updated critic, then temperature, then Polyak targets."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden=(256, 256), lr=3e-4, gamma=0.99,
-                 tau=0.005, seed: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden=(256, 256),
+        lr=3e-4,
+        gamma=0.99,
+        tau=0.005,
+        seed: int = 0,
+    ):
         torch.manual_seed(seed)
         self.actor = Actor(obs_dim, action_dim, hidden)
         self.critics = nn.ModuleList([mlp(obs_dim + action_dim, hidden, 1) for _ in range(2)])
@@ -67,7 +75,9 @@ class TorchSAC:
             next_action, next_log_prob = self.actor.sample(next_obs)
             next_q = torch.min(*self._q(self.targets, next_obs, next_action))
             target = reward + self.gamma * (1.0 - terminated) * (next_q - alpha * next_log_prob)
-        critic_loss = sum(0.5 * (q - target).pow(2).mean() for q in self._q(self.critics, obs, action))
+        critic_loss = sum(
+            0.5 * (q - target).pow(2).mean() for q in self._q(self.critics, obs, action)
+        )
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_opt.step()

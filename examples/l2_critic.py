@@ -28,7 +28,9 @@ def l2_critic_loss(critic_params, state, batch, target):
     return loss + penalty, {**info, "critic_l2": penalty}
 
 
-update_fn = sac_jax.make_update_steps(functools.partial(sac_jax.sac_step, critic_loss_fn=l2_critic_loss))
+update_fn = sac_jax.make_update_steps(
+    functools.partial(sac_jax.sac_step, critic_loss_fn=l2_critic_loss)
+)
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")

@@ -7,7 +7,9 @@ Each (env, seed) is one `sac_jax.loop.train` run with the env's file from `confi
 `total_steps` set to the suite's budget, in `OUT/runs/ENV/seedS`. Resuming is per run: a run whose
 eval.csv already reaches the budget is skipped; an unfinished one resumes from its latest checkpoint
 (`train`'s own checkpointing), and one with no checkpoint yet restarts from step 0. Then
-`OUT/evals.csv`, one `OUT/ENV.png` per env and `OUT/results.md` are written from all the runs.
+`OUT/evals.csv`, one `OUT/ENV.png` per env (with published SAC curves where there are any),
+`OUT/results.md` (per-env table, then the aggregate over tasks of `sac_jax.aggregate`) and
+`OUT/profile.png` (its performance profile) are written from all the runs.
 """
 
 import argparse
@@ -16,13 +18,22 @@ import importlib
 import os
 import shutil
 import sys
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
+from sac_jax.aggregate import normalized_scores, report
 from sac_jax.plot import (
-    SPREADS, Curve, Reference, plot_curves, read_eval, read_run_config, run_label, seed_stats,
+    SPREADS,
+    Curve,
+    plot_curves,
+    read_eval,
+    read_run_config,
+    run_label,
+    seed_stats,
 )
+from sac_jax.references import anchor_curves, references
 from sac_jax.workdir import EVAL_CSV, checkpoint_dir, log_dirs, log_files
 
 CONFIG_MODULES = {  # the `configs` package, installed beside sac_jax
@@ -45,35 +56,17 @@ SUITES = {
         ("HalfCheetah-v5", 300_000),
         ("Walker2d-v5", 300_000),
     ),
+    "mujoco": (
+        ("HalfCheetah-v5", 300_000),
+        ("Hopper-v5", 300_000),
+        ("Walker2d-v5", 300_000),
+        ("Ant-v5", 300_000),
+        ("Humanoid-v5", 1_000_000),
+    ),
     "gpu-1m": tuple(
         (env, 1_000_000)
         for env in ("Ant-v5", "Humanoid-v5", "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5")
     ),
-}
-
-# Published final deterministic eval returns (mean over seeds). The MuJoCo ones were measured on
-# v4 / v2 envs; v5 rewards differ (healthy reward, contact costs), so ratios are indicative.
-_CROSSQ = "SAC, 10 seeds, v4 (CrossQ authors' baseline runs, SimbaV2 repo)"
-_JAXRL = "SAC in jaxrl, 10 seeds, v2"
-_ZOO = "SB3 RL Zoo"
-_MUJOCO = {  # env: (CrossQ-authors 300k, 1M), (jaxrl 300k, 1M)
-    "HalfCheetah-v5": ((8593, 11321), (8651, 11450)),
-    "Hopper-v5": ((2160, 2787), (2850, 3022)),
-    "Walker2d-v5": ((2470, 4537), (3185, 4756)),
-    "Ant-v5": ((3533, 5734), (1786, 4292)),
-    "Humanoid-v5": ((3015, 4826), (2739, 4521)),
-}
-REFERENCES: dict[str, tuple[Reference, ...]] = {
-    "Pendulum-v1": (Reference(20_000, -150.0, f"{_ZOO} (about -150 at 20k)"),),
-    "LunarLanderContinuous-v3": (Reference(50_000, 200.0, f"{_ZOO} (solved, >= 200, near 50k)"),),
-    **{
-        env: tuple(
-            Reference(step, float(value), source)
-            for source, values in ((_CROSSQ, crossq), (_JAXRL, jaxrl))
-            for step, value in zip((300_000, 1_000_000), values)
-        )
-        for env, (crossq, jaxrl) in _MUJOCO.items()
-    },
 }
 
 
@@ -133,8 +126,12 @@ class RunCurve(NamedTuple):
 
 def read_run(run_dir: str) -> RunCurve:
     config = read_run_config(run_dir)
-    return RunCurve(run_label(run_dir), int(config.get("seed", -1)), int(config.get("total_steps", 0)),
-               read_eval(run_dir))  # fmt: skip
+    return RunCurve(
+        run_label(run_dir),
+        int(config.get("seed", -1)),
+        int(config.get("total_steps", 0)),
+        read_eval(run_dir),
+    )
 
 
 def find_runs(root: str) -> list[str]:
@@ -157,15 +154,23 @@ def table_rows(env_id: str, budget: int, curves: Sequence[Curve]) -> list[list[s
     """One row per reference that applies within `budget` (one row if none does)."""
     steps, mean, _, high = seed_stats(curves, "std")
     std = high - mean
-    head = [env_id, str(budget), str(len(curves)), str(steps[-1]), f"{_fmt(mean[-1])} +- {_fmt(std[-1])}"]
-    references = [r for r in REFERENCES.get(env_id, ()) if r.step <= budget]
+    head = [
+        env_id,
+        str(budget),
+        str(len(curves)),
+        str(steps[-1]),
+        f"{_fmt(mean[-1])} +- {_fmt(std[-1])}",
+    ]
+    references_ = [r for r in references(env_id) if r.step <= budget]
     rows = []
-    for ref in references:
+    for ref in references_:
         i = np.searchsorted(steps, ref.step, side="right") - 1  # last eval at or before ref.step
         reached = np.flatnonzero(mean >= ref.value)
         at, ratio = "not reached", "-"
         if steps[-1] >= ref.step and i >= 0:
-            at = f"{_fmt(mean[i])} +- {_fmt(std[i])}" + (f" (at {steps[i]})" if steps[i] != ref.step else "")
+            at = f"{_fmt(mean[i])} +- {_fmt(std[i])}" + (
+                f" (at {steps[i]})" if steps[i] != ref.step else ""
+            )
             ratio = _ratio(mean[i], ref.value)
         first = str(steps[reached[0]]) if reached.size else "not reached"
         rows.append(head + [_fmt(ref.value), str(ref.step), ref.label, at, ratio, first])
@@ -173,21 +178,35 @@ def table_rows(env_id: str, budget: int, curves: Sequence[Curve]) -> list[list[s
 
 
 HEADER = (
-    "env", "budget", "seeds", "last step (all seeds)", "ours final (mean +- std)", "reference",
-    "ref step", "source", "ours at ref step", "ratio", "first step our mean >= reference",
-)  # fmt: skip
+    "env",
+    "budget",
+    "seeds",
+    "last step (all seeds)",
+    "ours final (mean +- std)",
+    "reference",
+    "ref step",
+    "source",
+    "ours at ref step",
+    "ratio",
+    "first step our mean >= reference",
+)
 
 NOTES = """\
 Returns are deterministic evaluations (tanh of the policy mean), averaged over each run's eval
 episodes, then mean +- std (population std) over seeds, at the eval steps all seeds reached.
 Ratio = ours / reference (reference / ours for negative returns): above 1 means ours is higher.
-MuJoCo references were measured on v4 (CrossQ authors' runs) and v2 (jaxrl) envs; v5 rewards
-differ (healthy reward, contact costs), so those comparisons are indicative.
+MuJoCo references are other projects' SAC runs on v2-v4 envs (docs/results/anchors/README.md);
+v5 rewards differ a little (contact costs, foot friction), so those comparisons are indicative.
 """
 
 
-def aggregate(run_dirs: Sequence[str], out: str, budgets: dict[str, int] | None = None,
-              spread: str = "std", command: str = "") -> None:  # fmt: skip
+def aggregate(
+    run_dirs: Sequence[str],
+    out: str,
+    budgets: dict[str, int] | None = None,
+    spread: str = "std",
+    command: str = "",
+) -> None:
     """Write OUT/evals.csv, OUT/ENV.png and OUT/results.md from finished (or partial) runs.
 
     `budgets` gives each env's nominal step budget, which decides the references that apply;
@@ -197,29 +216,56 @@ def aggregate(run_dirs: Sequence[str], out: str, budgets: dict[str, int] | None 
     groups: dict[str, list[RunCurve]] = {}
     for run in sorted(map(read_run, run_dirs), key=lambda r: (r.env_id, r.seed)):
         groups.setdefault(run.env_id, []).append(run)
-    budgets = {env: (budgets or {}).get(env, max(r.total_steps for r in runs)) for env, runs in groups.items()}
+    budgets = {
+        env: (budgets or {}).get(env, max(r.total_steps for r in runs))
+        for env, runs in groups.items()
+    }
 
     with open(os.path.join(out, "evals.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["env", "seed", "step", "return_mean"])
         for run in (r for runs in groups.values() for r in runs):
-            writer.writerows([run.env_id, run.seed, s, v] for s, v in zip(run.curve.steps, run.curve.returns))
+            writer.writerows(
+                [run.env_id, run.seed, s, v] for s, v in zip(run.curve.steps, run.curve.returns)
+            )
 
-    lines = ["# SAC benchmark results", "", f"Command: `{command}`", "", NOTES,
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]  # fmt: skip
+    lines = [
+        "# SAC benchmark results",
+        "",
+        f"Command: `{command}`",
+        "",
+        NOTES,
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
     for env_id, runs in groups.items():
         curves = [r.curve for r in runs]
-        references = [r for r in REFERENCES.get(env_id, ()) if r.step <= budgets[env_id]]
-        plot_curves({env_id: curves}, os.path.join(out, f"{env_id}.png"), references, spread, f"SAC on {env_id}")
-        lines += ["| " + " | ".join(row) + " |" for row in table_rows(env_id, budgets[env_id], curves)]
+        plot_curves(
+            {env_id: curves},
+            os.path.join(out, f"{env_id}.png"),
+            [r for r in references(env_id) if r.step <= budgets[env_id]],
+            spread,
+            f"SAC on {env_id}",
+            anchors=anchor_curves(env_id),
+        )
+        lines += [
+            "| " + " | ".join(row) + " |" for row in table_rows(env_id, budgets[env_id], curves)
+        ]
+    curves = {env_id: [r.curve for r in runs] for env_id, runs in groups.items()}
+    lines += ["", "## Aggregate over tasks", ""]
+    lines += report(normalized_scores(curves), os.path.join(out, "profile.png"))
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sac_jax.benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sac_jax.benchmark", description=__doc__.split("\n")[0]
+    )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--suite", choices=SUITES, help="train (or resume) this suite, then tabulate")
+    source.add_argument(
+        "--suite", choices=SUITES, help="train (or resume) this suite, then tabulate"
+    )
     source.add_argument("--runs-root", help="only tabulate the runs found under this folder")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per env")
     parser.add_argument("--out", required=True, help="output folder")

@@ -73,7 +73,9 @@ class Checkpointer:
             if not os.path.isdir(run_dir):
                 raise CheckpointError(f"workdir {run_dir!r} does not exist")
             if not os.path.isdir(self.directory) or not os.listdir(self.directory):
-                raise CheckpointError(f"workdir {run_dir!r} has no checkpoints (no {self.directory}/)")
+                raise CheckpointError(
+                    f"workdir {run_dir!r} has no checkpoints (no {self.directory}/)"
+                )
             options = ocp.CheckpointManagerOptions(
                 read_only=True,
                 create=False,
@@ -97,9 +99,13 @@ class Checkpointer:
                 multiprocessing_options=this_process,
                 **best,
             )
-        self.manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=options, item_handlers=handlers
+        )
         if keep is None and self.manager.latest_step() is None:
-            raise CheckpointError(f"workdir {run_dir!r} has no complete checkpoint in {self.directory}")
+            raise CheckpointError(
+                f"workdir {run_dir!r} has no complete checkpoint in {self.directory}"
+            )
 
     def __enter__(self):
         return self

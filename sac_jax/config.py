@@ -17,9 +17,15 @@ from sac_jax.optim import SCHEDULES
 # the rest in `SACState.scalars`): each may be given a list of values, and one process trains the
 # cross product of all such lists with the seeds (docs/scaling.md).
 SWEEPABLE = (
-    "actor_lr", "critic_lr", "alpha_lr", "init_alpha", "gamma", "tau", "target_entropy",
+    "actor_lr",
+    "critic_lr",
+    "alpha_lr",
+    "init_alpha",
+    "gamma",
+    "tau",
+    "target_entropy",
     "reward_scale",
-)  # fmt: skip
+)
 
 CHOICES = {
     "backup": ("min", "mean", "doubleq", "redq"),
@@ -69,7 +75,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.actor_update_period = 1  # actor (and temperature) step every this many critic steps
     # SAC.
     c.gamma = _sweepable(0.99)
-    c.reward_scale = _sweepable(1.0)  # r -> reward_scale * r in the backup (SAC paper v1's reward scale)
+    c.reward_scale = _sweepable(
+        1.0
+    )  # r -> reward_scale * r in the backup (SAC paper v1's reward scale)
     c.learn_alpha = True  # False keeps alpha fixed at init_alpha
     c.init_alpha = _sweepable(1.0)
     c.target_entropy = _sweepable(None)  # None -> -action_dim
@@ -139,11 +147,22 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if unknown:
         raise ConfigError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
     positive_ints = (
-        "num_seeds", "total_steps", "eval_interval", "eval_episodes", "log_interval",
-        "checkpoint_interval", "keep_checkpoints",
-        "batch_size", "buffer_size", "num_critic_updates", "actor_update_period", "num_critics",
-        "redq_subset", "num_actor_samples", "target_update_period",
-    )  # fmt: skip
+        "num_seeds",
+        "total_steps",
+        "eval_interval",
+        "eval_episodes",
+        "log_interval",
+        "checkpoint_interval",
+        "keep_checkpoints",
+        "batch_size",
+        "buffer_size",
+        "num_critic_updates",
+        "actor_update_period",
+        "num_critics",
+        "redq_subset",
+        "num_actor_samples",
+        "target_update_period",
+    )
     for field in positive_ints:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -153,7 +172,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not isinstance(config.seed, int) or config.seed < 0:
         _fail("seed", config.seed, "must be a non-negative integer")
     if config.learning_starts < 1:
-        _fail("learning_starts", config.learning_starts, "must be >= 1 (the first batch needs data)")
+        _fail(
+            "learning_starts", config.learning_starts, "must be >= 1 (the first batch needs data)"
+        )
     if config.batch_size > config.buffer_size:
         _fail("batch_size", config.batch_size, f"must be <= buffer_size ({config.buffer_size})")
     _validate_sweepable(config)
@@ -178,9 +199,11 @@ _SWEEPABLE_RANGES = {
     "gamma": (lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
     "tau": (lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
     "target_entropy": (lambda v: True, "must be a number or None (-action_dim)"),
-    **{f: (lambda v: v > 0.0, "must be > 0")
-       for f in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "reward_scale")},
-}  # fmt: skip
+    **{
+        f: (lambda v: v > 0.0, "must be > 0")
+        for f in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "reward_scale")
+    },
+}
 
 
 def _validate_sweepable(config: ml_collections.ConfigDict) -> None:

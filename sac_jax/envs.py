@@ -23,15 +23,22 @@ def make_env(env_id: str, seed: int, render_mode: str | None = None) -> gym.Env:
             f"config.env_id={env_id!r} has action space {env.action_space}; SAC needs a continuous "
             "Box action space"
         )
-    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
+    if (
+        not isinstance(env.observation_space, gym.spaces.Box)
+        or len(env.observation_space.shape) != 1
+    ):
         env.close()
         raise ConfigError(
             f"config.env_id={env_id!r} has observation space {env.observation_space}; "
             "a flat Box observation is required"
         )
-    if not np.all(np.isfinite(env.action_space.low)) or not np.all(np.isfinite(env.action_space.high)):
+    if not np.all(np.isfinite(env.action_space.low)) or not np.all(
+        np.isfinite(env.action_space.high)
+    ):
         env.close()
-        raise ConfigError(f"config.env_id={env_id!r} has unbounded actions; SAC needs finite bounds")
+        raise ConfigError(
+            f"config.env_id={env_id!r} has unbounded actions; SAC needs finite bounds"
+        )
     unit = np.ones(env.action_space.shape, np.float32)
     env = gym.wrappers.RescaleAction(env, -unit, unit)
     env.action_space.seed(seed)

@@ -19,9 +19,9 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 import imageio.v2 as imageio  # noqa: E402
 from absl import logging  # noqa: E402
 
+from sac_jax.acting import evaluate  # noqa: E402
 from sac_jax.checkpointing import CheckpointError  # noqa: E402
 from sac_jax.envs import make_env  # noqa: E402
-from sac_jax.acting import evaluate  # noqa: E402
 from sac_jax.policy import load_policy  # noqa: E402
 
 VIDEO_FORMATS = (".gif", ".mp4")
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
     parser.add_argument("--episodes", type=int, default=10, help="deterministic episodes to run")
     parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
-    parser.add_argument("--video", default=None, help="write the first episode to this .gif or .mp4")
+    parser.add_argument(
+        "--video", default=None, help="write the first episode to this .gif or .mp4"
+    )
     args = parser.parse_args(argv)
     logging.set_verbosity(logging.ERROR)  # Orbax warns that a read-only manager is read-only
     if args.episodes < 1:
@@ -58,8 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     frames = [] if args.video else None
     returns = evaluate(policy.actor, env, args.episodes, args.seed, policy.obs_stats, frames)
     env.close()
-    print(f"{policy.env_id}, checkpoint step {policy.step}: return {returns.mean():.2f} +- "
-          f"{returns.std():.2f} over {args.episodes} deterministic episodes")  # fmt: skip
+    print(
+        f"{policy.env_id}, checkpoint step {policy.step}: return {returns.mean():.2f} +- "
+        f"{returns.std():.2f} over {args.episodes} deterministic episodes"
+    )
     if args.video:
         write_video(args.video, frames, fps=env.metadata.get("render_fps", 30))
         print(f"video: {args.video} ({len(frames)} frames)")

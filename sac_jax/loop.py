@@ -18,11 +18,12 @@ import numpy as np
 
 from sac_jax import config as config_lib
 from sac_jax.acting import evaluate, explore
+from sac_jax.envs import env_dims
 from sac_jax.hostmem import reuse_freed_memory
 from sac_jax.normalization import update_stats
 from sac_jax.placement import seed_slice
 from sac_jax.session import Session, open_session
-from sac_jax.sweep import expand_trials
+from sac_jax.sweep import expand_trials, swept_fields
 from sac_jax.update import update_steps
 from sac_jax.writers import Progress
 
@@ -69,6 +70,22 @@ def vmap_seeds(update_fn, where):
         in_shardings=(where.per_seed, where.batches),
         out_shardings=where.per_seed,
         donate_argnums=0,
+    )
+
+
+def describe(s: Session) -> str:
+    """The run's first console line: task, sizes, trials, devices, processes, budget, workdir."""
+    c, seeds = s.config, [t.seed for t in s.trials]
+    obs_dim, action_dim = env_dims(s.envs[0])
+    swept = swept_fields(c)
+    return (
+        f"sac_jax: {c.env_id} (obs {obs_dim}, action {action_dim}), "
+        + (f"seed {seeds[0]}" if len(set(seeds)) == 1 else f"seeds {min(seeds)}..{max(seeds)}")
+        + "".join(f", {f} in {c[f]}" for f in swept)
+        + (f" ({len(s.trials)} runs)" if swept else "")
+        + f" on {s.where.devices} device(s) ({c.shard} axis split), {jax.process_count()} "
+        + f"process(es), {c.total_steps} steps, workdir {s.workdir}"
+        + (f", resumed at step {s.start}" if s.start else "")
     )
 
 
@@ -157,10 +174,12 @@ def train(
         update = vmap_seeds(update_fn, s.where)
         progress, metrics = Progress(c.total_steps, start_step=s.start), None
         update_start = s.loops[0].update_start  # equal for all trials: one config, one step
-        log(s.describe())
+        log(describe(s))
         if s.start >= c.total_steps:
-            log(f"Nothing to do: the checkpoint is at step {s.start} >= total_steps "
-                f"{c.total_steps}; pass a larger --config.total_steps to continue.")  # fmt: skip
+            log(
+                f"Nothing to do: the checkpoint is at step {s.start} >= total_steps "
+                f"{c.total_steps}; pass a larger --config.total_steps to continue."
+            )
         for step in range(s.start + 1, c.total_steps + 1):
             obs = np.stack([loop.obs for loop in s.loops]).astype(np.float32)
             actions = act(s, obs, step)
@@ -180,8 +199,10 @@ def train(
             if step % c.checkpoint_interval == 0 or last or stop.signum:
                 s.save()
             if stop.signum:
-                log(f"Stopped by {signal.Signals(stop.signum).name} at step {step}; saved a "
+                log(
+                    f"Stopped by {signal.Signals(stop.signum).name} at step {step}; saved a "
                     f"checkpoint in {s.saved_in()}. To resume, run the same command with "
-                    f"--workdir {workdir}")  # fmt: skip
+                    f"--workdir {workdir}"
+                )
                 raise SystemExit(128 + stop.signum)
         return [{**t.tags, **loop.last_eval} for t, loop in zip(s.trials, s.loops)]

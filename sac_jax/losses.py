@@ -49,7 +49,9 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
         subset_key = None
     pi = state.actor.apply_fn({"params": state.actor.params}, batch.next_obs)
     next_action, next_log_prob = pi.sample_and_log_prob(seed=key)
-    next_q = state.critic.apply_fn({"params": state.target_critic_params}, batch.next_obs, next_action)
+    next_q = state.critic.apply_fn(
+        {"params": state.target_critic_params}, batch.next_obs, next_action
+    )
     next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
     if hp.backup_entropy:
         next_v = next_v - state.alpha * next_log_prob

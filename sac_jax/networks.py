@@ -1,6 +1,6 @@
 """Flax modules: an MLP torso, the tanh-Gaussian actor and the critic ensemble."""
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import distrax
 import flax.linen as nn

@@ -23,7 +23,9 @@ class RunningStats:
     @classmethod
     def create(cls, dim: int) -> "RunningStats":
         """Empty statistics: mean 0, variance 1, so normalizing with them is the identity."""
-        return cls(jnp.zeros((), jnp.float32), jnp.zeros(dim, jnp.float32), jnp.ones(dim, jnp.float32))
+        return cls(
+            jnp.zeros((), jnp.float32), jnp.zeros(dim, jnp.float32), jnp.ones(dim, jnp.float32)
+        )
 
 
 @jax.jit

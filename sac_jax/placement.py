@@ -40,8 +40,10 @@ class Placement:
         rows = {index[0].indices(self.num_seeds)[:2] for index in index_map.values()}
         start, stop = min(a for a, _ in rows), max(b for _, b in rows)
         if sum(b - a for a, b in rows) != stop - start:
-            raise ValueError(f"the mesh gives process {jax.process_index()} the rows {sorted(rows)}, "
-                             "not one block: build it from jax.devices(), which groups them by process")  # fmt: skip
+            raise ValueError(
+                f"the mesh gives process {jax.process_index()} the rows {sorted(rows)}, "
+                "not one block: build it from jax.devices(), which groups them by process"
+            )
         return range(start, stop)
 
     def put(self, tree):

@@ -3,14 +3,16 @@
     python -m sac_jax.plot RUN_DIR [RUN_DIR ...] --out FILE.png [--reference STEP:VALUE:LABEL ...]
 
 Runs are grouped by the `env_id` in their `config.json` (written by `sac_jax.loop.train`), so the
-seeds of one task become one curve; a sweep's points are separate curves. The benchmark draws its per-env figures with `plot_curves`.
+seeds of one task become one curve; a sweep's points are separate curves. The benchmark draws its
+per-env figures with `plot_curves`.
 """
 
 import argparse
 import itertools
 import json
 import os
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import matplotlib
 
@@ -18,6 +20,7 @@ matplotlib.use("Agg")  # headless: no display on the training machines
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sac_jax.references import AnchorCurve, Reference  # noqa: E402
 from sac_jax.workdir import EVAL_CSV, config_path  # noqa: E402
 from sac_jax.writers import read_rows  # noqa: E402
 
@@ -29,14 +32,6 @@ class Curve(NamedTuple):
 
     steps: np.ndarray
     returns: np.ndarray
-
-
-class Reference(NamedTuple):
-    """A published value drawn as a marked point at the step budget it was reported for."""
-
-    step: int
-    value: float
-    label: str
 
 
 RESULT_COLUMNS = ("step", "seed", "return_mean", "return_std")
@@ -56,7 +51,9 @@ def read_evals(run_dir: str) -> dict[str, list[Curve]]:
     for (point, _), rs in by_run.items():
         label = ",".join(f"{k}={v}" for k, v in zip(swept, point))
         steps = np.array([int(r["step"]) for r in rs])
-        points.setdefault(label, []).append(Curve(steps, np.array([float(r["return_mean"]) for r in rs])))
+        points.setdefault(label, []).append(
+            Curve(steps, np.array([float(r["return_mean"]) for r in rs]))
+        )
     return points
 
 
@@ -106,9 +103,23 @@ def plot_curves(
     references: Sequence[Reference] = (),
     spread: str = "std",
     title: str | None = None,
+    anchors: dict[str, AnchorCurve] | None = None,
 ) -> None:
-    """One line per group (mean over its seeds), a shaded band for the spread, references as points."""
+    """One line per group (mean over its seeds), a shaded band for the spread, references as
+    points, and published curves (`anchors`, label -> curve) as thin dashed lines up to the last
+    step drawn for our runs."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    last = max(c.steps.max() for curves in groups.values() for c in curves)
+    for (label, anchor), style in zip((anchors or {}).items(), itertools.cycle(("--", ":", "-."))):
+        keep = anchor.steps <= last
+        ax.plot(
+            anchor.steps[keep],
+            anchor.mean[keep],
+            style,
+            color="gray",
+            linewidth=1,
+            label=f"{label} ({anchor.seeds} seeds, mean)",
+        )
     for label, curves in groups.items():
         steps, mean, low, high = seed_stats(curves, spread)
         band = "+-1 std" if spread == "std" else "min-max"
@@ -118,7 +129,8 @@ def plot_curves(
     for ref in references:
         by_source.setdefault(ref.label, []).append(ref)
     for marker, (source, refs) in zip(itertools.cycle("osD^vP*X"), by_source.items()):
-        ax.plot([r.step for r in refs], [r.value for r in refs], marker, color="black", label=source)
+        label = "_nolegend_" if source in (anchors or {}) else source  # named by its curve
+        ax.plot([r.step for r in refs], [r.value for r in refs], marker, color="black", label=label)
     ax.set_xlabel("env steps")
     ax.set_ylabel("eval return (deterministic)")
     if title:
@@ -151,7 +163,9 @@ def parse_reference(text: str) -> Reference:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sac_jax.plot", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sac_jax.plot", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("run_dirs", nargs="+", help="run directories (the --workdir of train.py)")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--reference", type=parse_reference, action="append", default=[])

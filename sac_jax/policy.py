@@ -21,7 +21,11 @@ class Policy:
     def __init__(self, actor, obs_stats, loop: dict, config, step: int, seed: int = 0):
         env = loop["env"]
         self.actor, self.obs_stats, self.config, self.step = actor, obs_stats, config, step
-        self.env_id, self.obs_dim, self.action_dim = env["env_id"], env["obs_dim"], env["action_dim"]
+        self.env_id, self.obs_dim, self.action_dim = (
+            env["env_id"],
+            env["obs_dim"],
+            env["action_dim"],
+        )
         self.low = np.asarray(env["action_low"], np.float32)
         self.high = np.asarray(env["action_high"], np.float32)
         self._key = jax.random.PRNGKey(seed)
@@ -35,7 +39,9 @@ class Policy:
         if not deterministic and key is None:
             self._key, key = jax.random.split(self._key)
         obs = np.asarray(obs, np.float32)
-        unit = np.asarray(select_action(self.actor, obs, None if deterministic else key, self.obs_stats))
+        unit = np.asarray(
+            select_action(self.actor, obs, None if deterministic else key, self.obs_stats)
+        )
         return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
 
 

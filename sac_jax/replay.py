@@ -87,7 +87,9 @@ class ReplayBuffer:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.obs, self.action, self.reward, self.terminated, self.valid))
+        return sum(
+            a.nbytes for a in (self.obs, self.action, self.reward, self.terminated, self.valid)
+        )
 
     def _rows(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in _ARRAYS}
@@ -95,7 +97,9 @@ class ReplayBuffer:
     def add(self, obs, action, reward, terminated: bool, truncated: bool, next_obs) -> None:
         """Store one env step. `next_obs` is the observation env.step returned (before any reset)."""
         step = (obs, action, reward, terminated, next_obs)
-        self._advance(terminated or truncated, _write(self._rows(), (), self.ptr, self.capacity, *step))
+        self._advance(
+            terminated or truncated, _write(self._rows(), (), self.ptr, self.capacity, *step)
+        )
 
     def _advance(self, episode_ended: bool, change: int) -> None:
         """Move the pointers past a step just written: one row, or two when the episode ended (its
@@ -184,7 +188,9 @@ class ReplayBuffers:
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, seeds):
         self.rows = _zeros(capacity, obs_dim, action_dim, lead=(len(seeds),))
         self.buffers = [
-            ReplayBuffer(capacity, obs_dim, action_dim, seed, {k: v[i] for k, v in self.rows.items()})
+            ReplayBuffer(
+                capacity, obs_dim, action_dim, seed, {k: v[i] for k, v in self.rows.items()}
+            )
             for i, seed in enumerate(seeds)
         ]
         self.capacity = capacity
@@ -197,7 +203,9 @@ class ReplayBuffers:
         each seed's buffer ends as its own `ReplayBuffer.add` would leave it."""
         row = np.array([b.ptr for b in self.buffers])
         seed = np.arange(len(self.buffers))
-        change = _write(self.rows, (seed,), row, self.capacity, obs, action, reward, terminated, next_obs)
+        change = _write(
+            self.rows, (seed,), row, self.capacity, obs, action, reward, terminated, next_obs
+        )
         for buffer, ended, c in zip(self.buffers, np.logical_or(terminated, truncated), change):
             buffer._advance(bool(ended), c)
 

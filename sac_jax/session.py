@@ -8,7 +8,7 @@ run of its own, so `evaluate` and `load_policy` read any trial's folder as they 
 import contextlib
 import dataclasses
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import jax
 import ml_collections
@@ -22,7 +22,7 @@ from sac_jax.loop_state import LoopState
 from sac_jax.placement import Placement, placement, seed_slice, stack_seeds
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.state import SACState, create_state
-from sac_jax.sweep import Trial, expand_trials, stacked_values, swept_fields, trial_config
+from sac_jax.sweep import Trial, expand_trials, stacked_values, trial_config
 from sac_jax.workdir import (
     WorkdirLock,
     log_dirs,
@@ -106,7 +106,9 @@ def restore_trial(
     Checks that the checkpoint fits this trial (env sizes, config) before touching anything.
     """
     step, loop_item, saved_config = ckpt.metadata(step)
-    check_compatible(f"checkpoint {ckpt.step_dir(step)}", loop_item["env"], saved_config, env, config)
+    check_compatible(
+        f"checkpoint {ckpt.step_dir(step)}", loop_item["env"], saved_config, env, config
+    )
     has_replay = ckpt.has_replay(step)
     state, replay = ckpt.restore_arrays(step, host_zeros_like(lambda: state), replay=has_replay)
     loop.load_state_dict(loop_item)
@@ -150,27 +152,22 @@ class Session:
         """Checkpoint every trial of this process at the current step."""
         host_state = self.where.local(self.state)
         for i, ckpt in enumerate(self.checkpointers):
-            config = trial_config(self.config, self.trials[i]) if self.num_trials > 1 else self.config
-            save_trial(ckpt, config, seed_slice(host_state, i), self.loops[i], self.envs[i], self.buffers[i])
+            config = (
+                trial_config(self.config, self.trials[i]) if self.num_trials > 1 else self.config
+            )
+            save_trial(
+                ckpt,
+                config,
+                seed_slice(host_state, i),
+                self.loops[i],
+                self.envs[i],
+                self.buffers[i],
+            )
 
     def saved_in(self) -> str:
         if len(self.checkpointers) == 1:
             return self.checkpointers[0].directory
         return os.path.join(self.workdir, "*seed*")
-
-    def describe(self) -> str:
-        c, seeds = self.config, [t.seed for t in self.trials]
-        obs_dim, action_dim = env_dims(self.envs[0])
-        swept = swept_fields(c)
-        return (
-            f"sac_jax: {c.env_id} (obs {obs_dim}, action {action_dim}), "
-            + (f"seed {seeds[0]}" if len(set(seeds)) == 1 else f"seeds {min(seeds)}..{max(seeds)}")
-            + "".join(f", {f} in {c[f]}" for f in swept)
-            + (f" ({len(self.trials)} runs)" if swept else "")
-            + f" on {self.where.devices} device(s) ({c.shard} axis split), {jax.process_count()} "
-            + f"process(es), {c.total_steps} steps, workdir {self.workdir}"
-            + (f", resumed at step {self.start}" if self.start else "")
-        )
 
 
 def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials: int):

@@ -26,7 +26,9 @@ def normalize_batch(state: SACState, batch: Batch) -> Batch:
     if not state.hparams.normalize_obs:
         return batch
     stats = state.obs_stats
-    return batch._replace(obs=normalize(stats, batch.obs), next_obs=normalize(stats, batch.next_obs))
+    return batch._replace(
+        obs=normalize(stats, batch.obs), next_obs=normalize(stats, batch.next_obs)
+    )
 
 
 def update_critic(
@@ -60,7 +62,9 @@ def update_target(state: SACState) -> SACState:
     """Soft (Polyak, every update) or hard (copy when the update count hits the period)."""
     hp = state.hparams
     if hp.target_update == "soft":
-        target = losses.polyak_update(state.critic.params, state.target_critic_params, state.scalars.tau)
+        target = losses.polyak_update(
+            state.critic.params, state.target_critic_params, state.scalars.tau
+        )
     else:
         target = losses.periodic_copy(
             state.critic.params, state.target_critic_params, state.step + 1, hp.target_update_period
@@ -100,8 +104,10 @@ def sac_step(
             (state.step + 1) % period == 0,
             policy_step,
             lambda s, *_: (s, skip_info),
-            state, batch, actor_key,
-        )  # fmt: skip
+            state,
+            batch,
+            actor_key,
+        )
     state = update_target(state)
     state = state.replace(key=key, step=state.step + 1)
     return state, {**critic_info, **policy_info}

@@ -109,7 +109,9 @@ class WorkdirLock:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.file = open(self.path, "a+")
         try:
-            fcntl.flock(self.file, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            fcntl.flock(
+                self.file, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+            )
         except BlockingIOError:
             self.file.seek(0)
             pid = self.file.read().strip()

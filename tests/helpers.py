@@ -18,7 +18,12 @@ from sac_jax.state import create_state
 from tests.tiny import tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": REPO, "SDL_VIDEODRIVER": "dummy", "JAX_PLATFORMS": "cpu"}
+SUBPROCESS_ENV = {
+    **os.environ,
+    "PYTHONPATH": REPO,
+    "SDL_VIDEODRIVER": "dummy",
+    "JAX_PLATFORMS": "cpu",
+}
 OBS_DIM, ACTION_DIM = 3, 2  # of `make_batch`
 
 

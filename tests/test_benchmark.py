@@ -7,7 +7,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from sac_jax import benchmark, plot, writers
+from sac_jax import aggregate, benchmark, plot, writers
+from sac_jax.references import TARGETS, references
 
 TINY = {
     "hidden_dims": (32, 32),
@@ -54,7 +55,9 @@ def test_evals_csv_has_every_eval_point(suite_out):
     rows = read_rows(os.path.join(out, "evals.csv"))
     evals_per_run = STEPS // TINY["eval_interval"]
     assert len(rows) == len(ENVS) * SEEDS * evals_per_run
-    assert {(r["env"], int(r["seed"])) for r in rows} == {(e, s) for e in ENVS for s in range(SEEDS)}
+    assert {(r["env"], int(r["seed"])) for r in rows} == {
+        (e, s) for e in ENVS for s in range(SEEDS)
+    }
     assert {int(r["step"]) for r in rows} == {100, 200, 300}
     assert all(np.isfinite(float(r["return_mean"])) for r in rows)
 
@@ -69,7 +72,7 @@ def test_results_table_lists_references(suite_out):
     out, _ = suite_out
     with open(os.path.join(out, "results.md")) as f:
         text = f.read()
-    (pendulum_ref,) = benchmark.REFERENCES["Pendulum-v1"]
+    (pendulum_ref,) = references("Pendulum-v1")
     assert pendulum_ref.label in text and "| -150.0 | 20000 |" in text
     assert "| InvertedPendulum-v5 | 20000 | 2 | 300 |" in text  # no published reference: dashes
     for column in ("ours final (mean +- std)", "source", "ratio"):
@@ -79,13 +82,18 @@ def test_results_table_lists_references(suite_out):
 def test_finished_runs_are_skipped(suite_out):
     out, run_dirs = suite_out
     before = {d: os.path.getmtime(os.path.join(d, "eval.csv")) for d in run_dirs}
-    assert benchmark.run_suite("cpu-quick", SEEDS, out, steps=STEPS, overrides=TINY, quiet=True) == run_dirs
+    assert (
+        benchmark.run_suite("cpu-quick", SEEDS, out, steps=STEPS, overrides=TINY, quiet=True)
+        == run_dirs
+    )
     assert before == {d: os.path.getmtime(os.path.join(d, "eval.csv")) for d in run_dirs}
 
 
 def test_runs_root_tabulates_existing_runs(suite_out, tmp_path):
     out, _ = suite_out
-    benchmark.main(["--runs-root", os.path.join(out, "runs"), "--out", str(tmp_path), "--spread", "minmax"])
+    benchmark.main(
+        ["--runs-root", os.path.join(out, "runs"), "--out", str(tmp_path), "--spread", "minmax"]
+    )
     assert read_rows(tmp_path / "evals.csv") == read_rows(os.path.join(out, "evals.csv"))
     assert_png(tmp_path / "Pendulum-v1.png")
 
@@ -129,16 +137,77 @@ def test_a_runs_eval_rows_are_read_from_all_its_processes(tmp_path):
     step 200: one run, its rows merged by seed and sweep point and sorted by step."""
     run = str(tmp_path / "runs" / "tau_sweep")
     write_evals(os.path.join(run, "eval.csv"), [(300, 3, 0.01, -3.0, 0), (300, 3, 0.02, -30.0, 0)])
-    write_evals(os.path.join(run, "process0", "eval.csv"), [(100, 3, 0.01, -1.0, 0), (200, 3, 0.01, -2.0, 0)])
-    write_evals(os.path.join(run, "process1", "eval.csv"), [(100, 3, 0.02, -10.0, 0), (200, 3, 0.02, -20.0, 0)])
+    write_evals(
+        os.path.join(run, "process0", "eval.csv"),
+        [(100, 3, 0.01, -1.0, 0), (200, 3, 0.01, -2.0, 0)],
+    )
+    write_evals(
+        os.path.join(run, "process1", "eval.csv"),
+        [(100, 3, 0.02, -10.0, 0), (200, 3, 0.02, -20.0, 0)],
+    )
     rows = writers.read_rows(run, "eval.csv")
     assert [(r["step"], r["tau"]) for r in rows] == [
-        ("100", "0.01"), ("100", "0.02"), ("200", "0.01"), ("200", "0.02"), ("300", "0.01"), ("300", "0.02")
-    ]  # fmt: skip
+        ("100", "0.01"),
+        ("100", "0.02"),
+        ("200", "0.01"),
+        ("200", "0.02"),
+        ("300", "0.01"),
+        ("300", "0.02"),
+    ]
     points = plot.read_evals(run)
     assert list(points) == ["tau=0.01", "tau=0.02"]
     for (curve,), want in zip(points.values(), ([-1.0, -2.0, -3.0], [-10.0, -20.0, -30.0])):
         assert list(curve.steps) == [100, 200, 300] and list(curve.returns) == want
     assert benchmark.find_runs(str(tmp_path)) == [run]  # not its process folders
-    with pytest.raises(FileNotFoundError, match="no eval.csv in .*empty.* or its processP/ folders"):
+    with pytest.raises(
+        FileNotFoundError, match="no eval.csv in .*empty.* or its processP/ folders"
+    ):
         plot.read_evals(str(tmp_path / "empty"))
+
+
+def fake_run(run_dir, env_id, seed, returns, every=100_000):
+    """A finished run's files as train.py writes them: config.json and eval.csv."""
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        f.write(f'{{"env_id": "{env_id}", "seed": {seed}, "total_steps": {every * len(returns)}}}')
+    with open(os.path.join(run_dir, "eval.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "seed", "return_mean", "return_std"])
+        writer.writerows((every * (i + 1), seed, r, 0.0) for i, r in enumerate(returns))
+
+
+def test_normalized_scores_take_each_seed_at_the_task_budget():
+    curve = lambda *returns: plot.Curve(np.array([100_000, 200_000, 300_000]), np.array(returns))  # noqa: E731
+    curves = {
+        "Hopper-v5": [curve(1.0, 2.0, 1400.0), curve(1.0, 2.0, 2800.0)],  # target 2800 at 300k
+        "Humanoid-v5": [curve(1.0, 2.0, 5000.0)],  # its budget is 1M: not reached, left out
+        "Pendulum-v1": [curve(-1.0, -2.0, -3.0)],  # no target
+    }
+    scores = aggregate.normalized_scores(curves)
+    assert list(scores) == ["Hopper-v5"]
+    np.testing.assert_allclose(scores["Hopper-v5"], [0.5, 1.0])
+    late = plot.Curve(np.array([250_000, 310_000]), np.array([2100.0, 9999.0]))
+    assert aggregate.score_at(late, 300_000) == 2100.0  # the last eval at or before the budget
+    assert aggregate.score_at(late, 400_000) is None
+
+
+def test_mujoco_suite_aggregates_over_tasks_with_confidence_intervals(tmp_path):
+    """Two tasks at their budgets, three seeds each: the IQM of the six normalized scores."""
+    runs = tmp_path / "runs"
+    normalized = {"HalfCheetah-v5": [0.8, 0.9, 1.0], "Ant-v5": [1.1, 1.2, 2.0]}
+    for env_id, values in normalized.items():
+        _, target = TARGETS[env_id]
+        for seed, v in enumerate(values):
+            fake_run(str(runs / env_id / f"seed{seed}"), env_id, seed, [0.0, 0.0, v * target])
+    out = tmp_path / "out"
+    benchmark.main(["--runs-root", str(runs), "--out", str(out)])
+    text = (out / "results.md").read_text()
+    iqm = np.mean([0.9, 1.0, 1.1, 1.2])  # six scores: the middle four
+    assert (
+        f"| IQM | {iqm:.3f} |" in text
+        and f"| mean | {np.mean([0.8, 0.9, 1.0, 1.1, 1.2, 2.0]):.3f} |" in text
+    )
+    assert "HalfCheetah-v5 (3 seeds)" in text and "Ant-v5 (3 seeds)" in text
+    assert_png(out / "profile.png")
+    assert_png(out / "Ant-v5.png")
+    assert "SAC in Tianshou, v3, lr 1e-3, fixed alpha 0.2" in text  # its 300k point

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sac_jax import load_policy, loop, select_action, update_step
 from sac_jax import evaluate as evaluate_cli
+from sac_jax import load_policy, loop, select_action, update_step
 from sac_jax.checkpointing import Checkpointer, CheckpointError
 from sac_jax.envs import env_state, make_env, set_env_state
 from sac_jax.session import save_trial
@@ -34,6 +34,7 @@ from tests.helpers import (
     small_config,
 )
 from tests.tiny import tiny_config
+
 
 def read_csv(workdir, name):
     with open(os.path.join(workdir, name)) as f:
@@ -78,7 +79,9 @@ def test_round_trip_restores_every_leaf_action_and_next_update(tmp_path):
     env2, restored, run2, buffer2 = restore(str(tmp_path), config)
     assert_trees_identical(state, restored)
     obs = run.obs.astype(np.float32)
-    np.testing.assert_array_equal(select_action(state.actor, obs), select_action(restored.actor, obs))
+    np.testing.assert_array_equal(
+        select_action(state.actor, obs), select_action(restored.actor, obs)
+    )
     assert_trees_identical(update_step(state, batch), update_step(restored, batch))
     # The host side continues identically too: loop counters, buffer, RNGs, env episode.
     assert (run2.step, run2.obs.dtype) == (run.step, run.obs.dtype)
@@ -112,7 +115,9 @@ def test_exact_resume(trained, tmp_path):
     straight, resumed = read_csv(trained, "eval.csv"), read_csv(workdir, "eval.csv")
     assert [row[0] for row in resumed] == ["100", "150", "200", "300"]  # 150: the first run's end
     assert [row for row in resumed if row[0] != "150"] == straight
-    assert [row[0] for row in read_csv(workdir, "train.csv")] == [str(s) for s in range(50, 301, 50)]
+    assert [row[0] for row in read_csv(workdir, "train.csv")] == [
+        str(s) for s in range(50, 301, 50)
+    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -133,7 +138,9 @@ def test_signal_saves_then_resume_is_exact(signum, trained, tmp_path, monkeypatc
     if signum == signal.SIGTERM:  # resuming an interrupted run is still exact
         monkeypatch.setattr(loop, "evaluate", real_evaluate)
         loop.train(small_config(), workdir, quiet=True)
-        assert_trees_identical(restore(trained, small_config())[1], restore(workdir, small_config())[1])
+        assert_trees_identical(
+            restore(trained, small_config())[1], restore(workdir, small_config())[1]
+        )
 
 
 def test_kill_during_save_keeps_previous_checkpoint(trained_copy, tmp_path):
@@ -171,9 +178,14 @@ def test_kill_during_save_keeps_previous_checkpoint(trained_copy, tmp_path):
     assert all(files(trained_copy).get(f) == v for f, v in before.items())
     assert Checkpointer(trained_copy).latest_step() == 300
     assert load_policy(trained_copy).step == 300
-    with Checkpointer(trained_copy, small_config().keep_checkpoints):  # a resuming run removes the leftover
+    with Checkpointer(
+        trained_copy, small_config().keep_checkpoints
+    ):  # a resuming run removes the leftover
         deadline = time.time() + 60  # (Orbax cleans up in the background)
-        while len(os.listdir(os.path.join(trained_copy, "checkpoints"))) > 2 and time.time() < deadline:
+        while (
+            len(os.listdir(os.path.join(trained_copy, "checkpoints"))) > 2
+            and time.time() < deadline
+        ):
             time.sleep(0.2)
     assert sorted(os.listdir(os.path.join(trained_copy, "checkpoints"))) == ["150", "300"]
 
@@ -188,7 +200,11 @@ def test_lock_refuses_second_run_and_ignores_dead_holder(tmp_path):
             time.sleep(600)
     """)
     holder = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=REPO, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=SUBPROCESS_ENV,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -209,7 +225,9 @@ def test_a_distributed_run_and_a_one_process_run_lock_each_other_out(tmp_path):
     alone."""
     workdir = str(tmp_path)
     with WorkdirLock(workdir, shared=True), WorkdirLock(workdir, shared=True):
-        with pytest.raises(WorkdirLockedError, match=r"\(the processes of a --distributed run, lock"):
+        with pytest.raises(
+            WorkdirLockedError, match=r"\(the processes of a --distributed run, lock"
+        ):
             WorkdirLock(workdir).__enter__()
     with WorkdirLock(workdir):
         with pytest.raises(WorkdirLockedError, match=f"pid {os.getpid()}"):
@@ -230,7 +248,9 @@ def test_evaluate_missing_or_empty_workdir(tmp_path, capsys):
 
 
 def test_evaluate_missing_step(trained, capsys):
-    assert "no checkpoint at step 7" in evaluate_error(["--workdir", trained, "--step", "7"], capsys)
+    assert "no checkpoint at step 7" in evaluate_error(
+        ["--workdir", trained, "--step", "7"], capsys
+    )
 
 
 @pytest.mark.parametrize("damage", ["corrupted", "partial"])
@@ -271,8 +291,12 @@ def test_incompatible_run_is_an_error_and_left_alone(overrides, message, trained
 def test_train_cli_exits_nonzero_on_incompatible_checkpoint(trained_copy):
     result = subprocess.run(
         [sys.executable, "train.py", "--config", "configs/pendulum.py", "--workdir", trained_copy],
-        cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=REPO,
+        env=SUBPROCESS_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "error: checkpoint" in result.stderr and "different config" in result.stderr
 
@@ -291,10 +315,23 @@ def test_load_policy_acts_in_env_bounds(trained):
 def test_evaluate_cli_prints_returns_and_writes_video(trained, tmp_path):
     video = str(tmp_path / "pendulum.gif")
     result = subprocess.run(
-        [sys.executable, "-m", "sac_jax.evaluate", "--workdir", trained, "--episodes", "2",
-         "--video", video],
-        cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "sac_jax.evaluate",
+            "--workdir",
+            trained,
+            "--episodes",
+            "2",
+            "--video",
+            video,
+        ],
+        cwd=REPO,
+        env=SUBPROCESS_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "checkpoint step 300: return" in result.stdout
     assert "over 2 deterministic episodes" in result.stdout
@@ -356,7 +393,11 @@ def test_checkpoint_from_before_the_host_redesign_resumes(name, num_seeds, tmp_p
     they are bit-identical; the tolerance covers XLA's CPU kernels on other processors)."""
     workdir = str(tmp_path / name)
     shutil.copytree(os.path.join(FIXTURE, name), workdir)
-    loop.train(tiny_config(total_steps=400, checkpoint_interval=300, num_seeds=num_seeds), workdir, quiet=True)
+    loop.train(
+        tiny_config(total_steps=400, checkpoint_interval=300, num_seeds=num_seeds),
+        workdir,
+        quiet=True,
+    )
     expected = np.load(os.path.join(FIXTURE, f"{name}_step400.npz"))
     for seed in range(num_seeds):
         run_dir = workdir if num_seeds == 1 else os.path.join(workdir, f"seed{seed}")

@@ -70,20 +70,40 @@ def test_train_validates_before_creating_anything(tiny_config, tmp_path):
 
 def test_cli_rejects_unknown_override(tmp_path):
     result = subprocess.run(
-        [sys.executable, "train.py", "--config", "configs/pendulum.py", "--workdir", str(tmp_path),
-         "--config.no_such_field=1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "train.py",
+            "--config",
+            "configs/pendulum.py",
+            "--workdir",
+            str(tmp_path),
+            "--config.no_such_field=1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "no_such_field" in result.stderr
 
 
 def test_cli_bad_value_is_one_clear_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "train.py", "--config", "configs/pendulum.py", "--workdir", str(tmp_path / "w"),
-         "--config.gamma=1.5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "train.py",
+            "--config",
+            "configs/pendulum.py",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--config.gamma=1.5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "error: config.gamma=1.5 is invalid: must be in [0, 1)" in result.stderr
     assert "Traceback" not in result.stderr

@@ -71,7 +71,9 @@ def hand_state(alpha=0.5, gamma=0.9):
         key=jax.random.PRNGKey(0),
         step=jnp.zeros((), jnp.int32),
         scalars=SACScalars(
-            gamma=jnp.float32(gamma), tau=jnp.float32(0.005), target_entropy=jnp.float32(-1.0),
+            gamma=jnp.float32(gamma),
+            tau=jnp.float32(0.005),
+            target_entropy=jnp.float32(-1.0),
             reward_scale=jnp.float32(1.0),
         ),
         hparams=SACHParams(),
@@ -145,7 +147,10 @@ def test_critic_is_an_mlp_on_the_concatenation(small_state_and_batch):
             x = np.maximum(x, 0.0) if layer < 2 else x[..., 0]
         np.testing.assert_allclose(q[i], x, rtol=1e-5, atol=1e-5)
     kernel = dense[0]["kernel"]  # lecun_normal with the concatenation's fan-in (6)
-    assert 0.85 < float(kernel.std()) * np.sqrt(6) < 1.15 and float(jnp.abs(dense[0]["bias"]).max()) == 0
+    assert (
+        0.85 < float(kernel.std()) * np.sqrt(6) < 1.15
+        and float(jnp.abs(dense[0]["bias"]).max()) == 0
+    )
 
 
 def test_actor_loss_value_and_finite_difference_gradient(small_state_and_batch):
@@ -165,8 +170,13 @@ def test_actor_loss_value_and_finite_difference_gradient(small_state_and_batch):
     direction = jax.tree.map(lambda x: jax.random.normal(jax.random.PRNGKey(2), x.shape), grad)
     eps = 1e-3
     shifted = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, state.actor.params, direction)  # noqa: E731
-    fd = (losses.actor_loss(shifted(1), state, batch, key)[0] - losses.actor_loss(shifted(-1), state, batch, key)[0]) / (2 * eps)
-    analytic = sum(jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction)))
+    fd = (
+        losses.actor_loss(shifted(1), state, batch, key)[0]
+        - losses.actor_loss(shifted(-1), state, batch, key)[0]
+    ) / (2 * eps)
+    analytic = sum(
+        jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction))
+    )
     np.testing.assert_allclose(fd, analytic, rtol=2e-2)
 
 
@@ -181,7 +191,9 @@ def test_actor_loss_has_no_gradient_for_critic_or_alpha(small_state_and_batch):
         )
         return losses.actor_loss(s.actor.params, s, batch, key)[0]
 
-    g_critic, g_temperature = jax.grad(loss_of, argnums=(0, 1))(state.critic.params, state.temperature.params)
+    g_critic, g_temperature = jax.grad(loss_of, argnums=(0, 1))(
+        state.critic.params, state.temperature.params
+    )
     # The critic does receive a gradient (Q depends on its params) but alpha must not.
     assert float(jnp.abs(g_temperature["log_alpha"])) == 0.0
     assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(g_critic))

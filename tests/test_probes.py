@@ -33,10 +33,18 @@ def test_one_step_constant_reward(tiny_config):
 
     def batch(rng, n):
         obs = np.zeros((n, 1), np.float32)
-        return Batch(obs, rng.uniform(-1, 1, (n, 1)).astype(np.float32), np.ones(n, np.float32), obs, np.ones(n, np.float32))
+        return Batch(
+            obs,
+            rng.uniform(-1, 1, (n, 1)).astype(np.float32),
+            np.ones(n, np.float32),
+            obs,
+            np.ones(n, np.float32),
+        )
 
     state = train_on(batch, probe_config(tiny_config))
-    q = q_values(state, np.zeros((5, 1), np.float32), np.linspace(-1, 1, 5, dtype=np.float32)[:, None])
+    q = q_values(
+        state, np.zeros((5, 1), np.float32), np.linspace(-1, 1, 5, dtype=np.float32)[:, None]
+    )
     np.testing.assert_allclose(q, 1.0, atol=0.1)
 
 
@@ -49,13 +57,17 @@ def test_two_step_discounting(tiny_config):
         next_obs = np.ones((n, 1), np.float32)
         reward = np.where(first, 0.0, 1.0).astype(np.float32)
         terminated = np.where(first, 0.0, 1.0).astype(np.float32)
-        return Batch(obs, rng.uniform(-1, 1, (n, 1)).astype(np.float32), reward, next_obs, terminated)
+        return Batch(
+            obs, rng.uniform(-1, 1, (n, 1)).astype(np.float32), reward, next_obs, terminated
+        )
 
     config = probe_config(tiny_config)
     state = train_on(batch, config, updates=1500)
     action = np.zeros((1, 1), np.float32)
     np.testing.assert_allclose(q_values(state, np.ones((1, 1), np.float32), action), 1.0, atol=0.1)
-    np.testing.assert_allclose(q_values(state, np.zeros((1, 1), np.float32), action), config.gamma, atol=0.1)
+    np.testing.assert_allclose(
+        q_values(state, np.zeros((1, 1), np.float32), action), config.gamma, atol=0.1
+    )
 
 
 def test_action_dependent_reward_policy_learns_best_action(tiny_config):

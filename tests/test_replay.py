@@ -123,5 +123,7 @@ def test_empty_buffer_refuses_to_sample():
 def test_humanoid_rows_take_about_half_the_naive_bytes():
     obs_dim, action_dim, rows = 348, 17, 1000
     per_row = ReplayBuffer(rows, obs_dim, action_dim).nbytes / rows
-    naive = 4 * (2 * obs_dim + action_dim + 2) + 1  # obs, next_obs, action, reward, terminated, truncated
+    naive = (
+        4 * (2 * obs_dim + action_dim + 2) + 1
+    )  # obs, next_obs, action, reward, terminated, truncated
     assert per_row / naive < 0.52

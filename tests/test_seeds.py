@@ -14,10 +14,10 @@ import pytest
 from sac_jax import loop
 from sac_jax.checkpointing import CheckpointError
 from sac_jax.config import validate
+from sac_jax.placement import placement
 from sac_jax.plot import group_runs
 from sac_jax.plot import main as plot_main
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
-from sac_jax.placement import placement
 from sac_jax.writers import read_rows
 from tests.helpers import (
     REPO,
@@ -36,8 +36,16 @@ def test_seed_buffers_store_and_sample_as_each_seed_alone():
     buffers = ReplayBuffers(50, 3, 2, seeds=[5, 6])  # small: wraps around, episodes of any length
     alone = [ReplayBuffer(50, 3, 2, seed=s) for s in (5, 6)]
     for _ in range(120):
-        obs, action, next_obs = rng.normal(size=(2, 3)), rng.normal(size=(2, 2)), rng.normal(size=(2, 3))
-        reward, terminated, truncated = rng.normal(size=2), rng.random(2) < 0.05, rng.random(2) < 0.05
+        obs, action, next_obs = (
+            rng.normal(size=(2, 3)),
+            rng.normal(size=(2, 2)),
+            rng.normal(size=(2, 3)),
+        )
+        reward, terminated, truncated = (
+            rng.normal(size=2),
+            rng.random(2) < 0.05,
+            rng.random(2) < 0.05,
+        )
         buffers.add(obs, action, reward, terminated, truncated, next_obs)
         for i in range(2):
             alone[i].add(obs[i], action[i], reward[i], terminated[i], truncated[i], next_obs[i])
@@ -59,12 +67,16 @@ def test_each_seed_matches_its_single_seed_run(two_seeds, tmp_path):
     alone = str(tmp_path / "alone")
     loop.train(small_config(seed=4), alone, quiet=True)
     seed4 = small_config(seed=4)
-    assert_trees_close(restore(os.path.join(two_seeds, "seed4"), seed4)[1], restore(alone, seed4)[1])
+    assert_trees_close(
+        restore(os.path.join(two_seeds, "seed4"), seed4)[1], restore(alone, seed4)[1]
+    )
     multi = [r for r in read_rows(two_seeds, "eval.csv") if r["seed"] == "4"]
     single = read_rows(alone, "eval.csv")
     assert [r["step"] for r in multi] == [r["step"] for r in single] == ["100", "200", "300"]
     np.testing.assert_allclose(
-        [float(r["return_mean"]) for r in multi], [float(r["return_mean"]) for r in single], rtol=1e-5
+        [float(r["return_mean"]) for r in multi],
+        [float(r["return_mean"]) for r in single],
+        rtol=1e-5,
     )
 
 
@@ -132,7 +144,12 @@ def test_two_seeds_sharded_over_two_host_devices_match_unsharded(two_seeds, tmp_
     """)
     env = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     out = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "seeds 3..4 on 2 device(s)" in out.stdout

@@ -21,10 +21,17 @@ from tensorboardX.proto import event_pb2
 
 from sac_jax import loop
 from sac_jax.config import ConfigError, validate
-from sac_jax.plot import read_evals
 from sac_jax.placement import placement
+from sac_jax.plot import read_evals
 from sac_jax.writers import read_rows, truncate_logs
-from tests.helpers import REPO, SUBPROCESS_ENV, assert_trees_close, restore, run_python, small_config
+from tests.helpers import (
+    REPO,
+    SUBPROCESS_ENV,
+    assert_trees_close,
+    restore,
+    run_python,
+    small_config,
+)
 
 TWO_DEVICES = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
@@ -48,9 +55,13 @@ def assert_resumed_exactly(workdir, two_seeds):
 
 
 def test_shard_and_its_divisibility_are_validated():
-    with pytest.raises(ConfigError, match=r"config.shard='rows' is invalid: must be one of \['seed', 'batch'\]"):
+    with pytest.raises(
+        ConfigError, match=r"config.shard='rows' is invalid: must be one of \['seed', 'batch'\]"
+    ):
         validate(small_config(shard="rows"))
-    with pytest.raises(ConfigError, match="batch_size=33 is invalid: with shard='batch' and 2 devices"):
+    with pytest.raises(
+        ConfigError, match="batch_size=33 is invalid: with shard='batch' and 2 devices"
+    ):
         placement(1, 33, "batch", devices=jax.devices() * 2)
 
 
@@ -65,7 +76,8 @@ def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_pa
     batch means become all-reduces, which may round differently (allclose, not equal)."""
     alone, sharded = str(tmp_path / "alone"), str(tmp_path / "sharded")
     loop.train(small_config(seed=4), alone, quiet=True)
-    out = run_python(f"""
+    out = run_python(
+        f"""
         import jax
         from sac_jax import loop
         from sac_jax.placement import placement
@@ -76,7 +88,9 @@ def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_pa
         loop.train(config, {sharded!r})
         update = loop.vmap_seeds(update_steps, placement(1, config.batch_size, "batch"))
         print("compiled", update._cache_size())
-    """, TWO_DEVICES)  # fmt: skip
+    """,
+        TWO_DEVICES,
+    )
     assert "seed 4 on 2 device(s) (batch axis split)" in out
     assert "compiled 1" in out
     config = small_config(seed=4)
@@ -94,20 +108,34 @@ def train_in_two_processes(tmp_path, workdir: str, total_steps: int) -> list[str
     """train.py --distributed in two local CPU processes (one device each) on seeds 3 and 4 of the
     small config; returns each process's stdout."""
     config_file = tmp_path / f"two_seeds_{total_steps}.py"
-    config_file.write_text(textwrap.dedent(f"""
+    config_file.write_text(
+        textwrap.dedent(f"""
         from tests.helpers import small_config
 
         def get_config():
             return small_config(seed=3, num_seeds=2, total_steps={total_steps})
-    """))
+    """)
+    )
     address = f"127.0.0.1:{free_port()}"
     procs = [
         subprocess.Popen(
-            [sys.executable, "train.py", f"--config={config_file}", f"--workdir={workdir}",
-             "--compilation_cache_dir=", "--distributed", f"--coordinator_address={address}",
-             "--num_processes=2", f"--process_id={p}"],
-            cwd=REPO, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "train.py",
+                f"--config={config_file}",
+                f"--workdir={workdir}",
+                "--compilation_cache_dir=",
+                "--distributed",
+                f"--coordinator_address={address}",
+                "--num_processes=2",
+                f"--process_id={p}",
+            ],
+            cwd=REPO,
+            env=SUBPROCESS_ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for p in range(2)
     ]
     try:
@@ -115,7 +143,7 @@ def train_in_two_processes(tmp_path, workdir: str, total_steps: int) -> list[str
     finally:
         for proc in procs:
             proc.kill()
-    for proc, (stdout, stderr) in zip(procs, outs):
+    for proc, (_, stderr) in zip(procs, outs):
         assert proc.returncode == 0, stderr[-3000:]
     return [stdout for stdout, _ in outs]
 
@@ -137,14 +165,23 @@ def test_two_processes_each_training_one_seed_match_one_process(two_processes, t
         assert f"seed {seed} on 2 device(s) (seed axis split), 2 process(es)" in outs[p]
         config = small_config(seed=seed)
         got = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
-        assert_trees_close(got, restore(os.path.join(two_seeds, f"seed{seed}"), config, step=150)[1])
+        assert_trees_close(
+            got, restore(os.path.join(two_seeds, f"seed{seed}"), config, step=150)[1]
+        )
         process_dir = os.path.join(workdir, f"process{p}")
         assert {r["seed"] for r in read_rows(process_dir, "eval.csv")} == {str(seed)}
-        at_100 = [returns(d, seed, ["100"]) for d in (process_dir, two_seeds)]  # 150: not in two_seeds
+        at_100 = [
+            returns(d, seed, ["100"]) for d in (process_dir, two_seeds)
+        ]  # 150: not in two_seeds
         np.testing.assert_allclose(*at_100, rtol=1e-5)
     assert sorted(os.listdir(workdir)) == [
-        ".lock", "config.json", "process0", "process1", "seed3", "seed4"
-    ]  # fmt: skip
+        ".lock",
+        "config.json",
+        "process0",
+        "process1",
+        "seed3",
+        "seed4",
+    ]
     (curves,) = read_evals(workdir).values()
     assert [list(c.steps) for c in curves] == [[100, 150], [100, 150]]
 
@@ -163,7 +200,11 @@ def test_two_process_run_resumes_in_one_process(two_processes, two_seeds, tmp_pa
     for d in ("process0", "process1", "."):
         with open(os.path.join(workdir, d, "eval.csv"), newline="") as f:
             steps[d] = [r["step"] for r in csv.DictReader(f)]
-    assert steps == {"process0": ["100", "150"], "process1": ["100", "150"], ".": ["200", "200", "300", "300"]}
+    assert steps == {
+        "process0": ["100", "150"],
+        "process1": ["100", "150"],
+        ".": ["200", "200", "300", "300"],
+    }
 
 
 def test_one_process_run_resumes_in_two_processes(two_seeds, tmp_path):
@@ -176,7 +217,10 @@ def test_one_process_run_resumes_in_two_processes(two_seeds, tmp_path):
     for p, seed in enumerate((3, 4)):
         assert f"seed {seed} on 2 device(s) (seed axis split), 2 process(es)" in outs[p]
         assert "resumed at step 150" in outs[p]
-        assert {r["step"] for r in read_rows(os.path.join(workdir, f"process{p}"), "eval.csv")} == {"200", "300"}
+        assert {r["step"] for r in read_rows(os.path.join(workdir, f"process{p}"), "eval.csv")} == {
+            "200",
+            "300",
+        }
     assert_resumed_exactly(workdir, two_seeds)
 
 
@@ -216,11 +260,14 @@ def test_run_sharded_over_two_devices_resumes_on_one(two_seeds, tmp_path):
     """Stopped at step 150 on 2 devices (a subprocess), continued here on 1: the per-seed
     checkpoints hold host arrays, placed with the resuming run's sharding."""
     workdir = str(tmp_path / "resumed")
-    out = run_python(f"""
+    out = run_python(
+        f"""
         from sac_jax import loop
         from tests.helpers import small_config
         loop.train(small_config(seed=3, num_seeds=2, total_steps=150), {workdir!r})
-    """, TWO_DEVICES)  # fmt: skip
+    """,
+        TWO_DEVICES,
+    )
     assert "seeds 3..4 on 2 device(s)" in out
     assert jax.device_count() == 1
     loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)

@@ -28,7 +28,7 @@ def test_fused_updates_equal_single_updates():
     batches = random_batches(K)
     single = create_state(small_config(), OBS_DIM, ACTION_DIM)
     for i in range(K):
-        single, single_metrics = update_step(single, jax.tree.map(lambda x: x[i], batches))
+        single, single_metrics = update_step(single, jax.tree.map(lambda x, i=i: x[i], batches))
     # update_steps donates its input, so it gets its own (identical) state
     fused, fused_metrics = update_steps(create_state(small_config(), OBS_DIM, ACTION_DIM), batches)
 
@@ -105,10 +105,17 @@ def test_training_reuses_freed_host_memory_across_xla_calls(tmp_path):
     on some calls (`sac_jax.hostmem`)."""
     pages = 40 * 2**20 // 4096
     fresh = int(run_python(FAULTS_PER_CALL.format(setup=""), SUBPROCESS_ENV).split()[0])
-    trained = int(run_python(FAULTS_PER_CALL.format(setup=(
-        "from sac_jax import loop; from tests.tiny import tiny_config; "
-        f"loop.train(tiny_config(total_steps=101, num_seeds=2), {str(tmp_path)!r}, quiet=True)"
-    )), SUBPROCESS_ENV).split()[0])  # fmt: skip
+    trained = int(
+        run_python(
+            FAULTS_PER_CALL.format(
+                setup=(
+                    "from sac_jax import loop; from tests.tiny import tiny_config; "
+                    f"loop.train(tiny_config(total_steps=101, num_seeds=2), {str(tmp_path)!r}, quiet=True)"
+                )
+            ),
+            SUBPROCESS_ENV,
+        ).split()[0]
+    )
     assert fresh > 5 * pages  # the mechanism this guards against is really there
     # Not zero: this VM's kernel reclaims idle pages now and then, and they fault back in.
     assert trained < fresh / 2

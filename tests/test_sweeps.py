@@ -5,16 +5,15 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
 from sac_jax import create_state, loop, update_step, update_steps
 from sac_jax.config import ConfigError, validate
 from sac_jax.optim import learning_rate
+from sac_jax.placement import placement
 from sac_jax.plot import group_runs
 from sac_jax.policy import load_policy
-from sac_jax.placement import placement
 from sac_jax.sweep import Trial, expand_trials, trial_config
 from sac_jax.writers import read_rows
 from tests.helpers import (
@@ -35,9 +34,15 @@ def test_expand_runs_is_the_cross_product_with_the_seeds():
     config = small_config(seed=5, num_seeds=2, **SWEEP)
     runs = expand_trials(config)
     assert [(r.values["critic_lr"], r.values["tau"], r.seed) for r in runs] == [
-        (1e-3, 0.005, 5), (1e-3, 0.005, 6), (1e-3, 0.02, 5), (1e-3, 0.02, 6),
-        (3e-4, 0.005, 5), (3e-4, 0.005, 6), (3e-4, 0.02, 5), (3e-4, 0.02, 6),
-    ]  # fmt: skip
+        (1e-3, 0.005, 5),
+        (1e-3, 0.005, 6),
+        (1e-3, 0.02, 5),
+        (1e-3, 0.02, 6),
+        (3e-4, 0.005, 5),
+        (3e-4, 0.005, 6),
+        (3e-4, 0.02, 5),
+        (3e-4, 0.02, 6),
+    ]
     assert runs[1].name == "critic_lr=0.001,tau=0.005,seed6"
     assert runs[1].tags == {"seed": 6, "critic_lr": 1e-3, "tau": 0.005}
     single = trial_config(config, runs[1])
@@ -68,9 +73,19 @@ def test_only_state_leaves_can_be_swept():
     with pytest.raises(TypeError, match="batch_size"):
         small_config(batch_size=[32, 64])
     result = subprocess.run(
-        [sys.executable, "train.py", "--config", "configs/pendulum.py", "--config.batch_size=[32,64]"],
-        cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "train.py",
+            "--config",
+            "configs/pendulum.py",
+            "--config.batch_size=[32,64]",
+        ],
+        cwd=REPO,
+        env=SUBPROCESS_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "batch_size" in result.stderr
 
 
@@ -116,7 +131,11 @@ def test_each_sweep_run_matches_its_single_run(sweep_run, tmp_path):
     loop.train(single, alone, quiet=True)
     run_dir = os.path.join(sweep_run, "critic_lr=0.0003,tau=0.02,seed3")
     assert_trees_close(restore(run_dir, single)[1], restore(alone, single)[1])
-    swept = [r for r in read_rows(sweep_run, "eval.csv") if r["critic_lr"] == "0.0003" and r["tau"] == "0.02"]
+    swept = [
+        r
+        for r in read_rows(sweep_run, "eval.csv")
+        if r["critic_lr"] == "0.0003" and r["tau"] == "0.02"
+    ]
     np.testing.assert_allclose(
         [float(r["return_mean"]) for r in swept],
         [float(r["return_mean"]) for r in read_rows(alone, "eval.csv")],
@@ -129,17 +148,24 @@ def test_sweep_runs_are_tagged_in_logs_checkpoints_and_plots(sweep_run, tmp_path
     assert list(evals[0])[:4] == ["step", "seed", "critic_lr", "tau"]
     last = evals[-4:]
     assert [(r["critic_lr"], r["tau"]) for r in last] == [
-        ("0.001", "0.005"), ("0.001", "0.02"), ("0.0003", "0.005"), ("0.0003", "0.02")
-    ]  # fmt: skip
+        ("0.001", "0.005"),
+        ("0.001", "0.02"),
+        ("0.0003", "0.005"),
+        ("0.0003", "0.02"),
+    ]
     assert len({r["return_mean"] for r in last}) == 4  # the values change the runs
     trains = read_rows(sweep_run, "train.csv")
-    assert {(r["critic_lr"], r["tau"]) for r in trains} == {(r["critic_lr"], r["tau"]) for r in last}
+    assert {(r["critic_lr"], r["tau"]) for r in trains} == {
+        (r["critic_lr"], r["tau"]) for r in last
+    }
     # Each run's checkpoint is a single run with scalar values: evaluate/load_policy use it as is.
     policy = load_policy(os.path.join(sweep_run, "critic_lr=0.001,tau=0.02,seed3"))
     assert policy(np.zeros(3, np.float32)).shape == (1,)
     groups = group_runs([sweep_run])
     assert sorted(groups) == sorted(
-        f"Pendulum-v1 critic_lr={lr},tau={tau}" for lr in ("0.001", "0.0003") for tau in ("0.005", "0.02")
+        f"Pendulum-v1 critic_lr={lr},tau={tau}"
+        for lr in ("0.001", "0.0003")
+        for tau in ("0.005", "0.02")
     )
     assert all(len(curves) == 1 for curves in groups.values())
 
@@ -155,12 +181,27 @@ def test_sweep_compiles_its_update_once(tmp_path):
 def test_sweep_from_the_command_line(tmp_path):
     workdir = str(tmp_path / "cli")
     result = subprocess.run(
-        [sys.executable, "train.py", "--config", "configs/pendulum.py", "--workdir", workdir,
-         "--config.total_steps=120", "--config.learning_starts=100", "--config.eval_interval=120",
-         "--config.eval_episodes=1", "--config.hidden_dims=(16,16)", "--config.batch_size=16",
-         "--config.alpha_lr=[1e-4,1e-3]"],
-        cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "train.py",
+            "--config",
+            "configs/pendulum.py",
+            "--workdir",
+            workdir,
+            "--config.total_steps=120",
+            "--config.learning_starts=100",
+            "--config.eval_interval=120",
+            "--config.eval_episodes=1",
+            "--config.hidden_dims=(16,16)",
+            "--config.batch_size=16",
+            "--config.alpha_lr=[1e-4,1e-3]",
+        ],
+        cwd=REPO,
+        env=SUBPROCESS_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seed 0, alpha_lr in [0.0001, 0.001] (2 runs)" in result.stdout
     assert sorted(os.listdir(workdir)).count("alpha_lr=0.001,seed0") == 1

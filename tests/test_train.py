@@ -30,7 +30,9 @@ def test_pendulum_learns_and_writes_outputs(tiny_config, tmp_path):
     assert [int(r["step"]) for r in evals] == [2500, 5000]
     trains = read_csv(os.path.join(workdir, "train.csv"))
     assert [int(r["step"]) for r in trains] == [1000, 2000, 3000, 4000, 5000]
-    assert {"critic_loss", "actor_loss", "alpha", "entropy", "q_mean", "steps_per_sec"} <= set(trains[0])
+    assert {"critic_loss", "actor_loss", "alpha", "entropy", "q_mean", "steps_per_sec"} <= set(
+        trains[0]
+    )
     assert glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
     with open(os.path.join(workdir, "config.json")) as f:
         assert json.load(f)["total_steps"] == 5000

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sac_jax import (
-    Batch,
     create_state,
     update_actor,
     update_critic,
@@ -41,7 +40,9 @@ def test_update_step_is_pure_and_deterministic(state):
     assert_trees_equal(metrics_a, metrics_b)
     assert int(new_a.step) == 1
     assert not np.array_equal(np.asarray(new_a.key), np.asarray(state.key))  # the key is consumed
-    changed = jax.tree.map(lambda x, y: not np.array_equal(x, y), new_a.critic.params, state.critic.params)
+    changed = jax.tree.map(
+        lambda x, y: not np.array_equal(x, y), new_a.critic.params, state.critic.params
+    )
     assert all(jax.tree.leaves(changed))
 
 
@@ -87,7 +88,9 @@ def test_vmap_over_seeds_matches_each_seed_alone(tiny_config):
         )
         for x, y in zip(jax.tree.leaves(new_states), jax.tree.leaves(alone)):
             np.testing.assert_allclose(np.asarray(x)[i], np.asarray(y), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(metrics["critic_loss"][i], alone_metrics["critic_loss"], rtol=1e-4)
+        np.testing.assert_allclose(
+            metrics["critic_loss"][i], alone_metrics["critic_loss"], rtol=1e-4
+        )
 
 
 def test_fixed_alpha_stays_fixed(tiny_config):

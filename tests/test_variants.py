@@ -13,10 +13,10 @@ from flax.training.train_state import TrainState
 
 from sac_jax import (
     Batch,
+    actor_loss,
     backup_value,
     create_state,
     critic_target,
-    actor_loss,
     default_config,
     make_update_steps,
     select_action,
@@ -25,9 +25,9 @@ from sac_jax import (
     validate,
 )
 from sac_jax.loop import train, vmap_seeds
-from sac_jax.placement import placement
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
+from sac_jax.placement import placement
 
 OBS_DIM, ACTION_DIM, B = 3, 2, 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,7 +71,9 @@ def test_backup_reductions_on_hand_made_values():
     np.testing.assert_allclose(backup_value(next_q, "min", key), [1.0, 2.0, -2.0])
     np.testing.assert_allclose(backup_value(next_q, "mean", key), [2.0, 3.5, -1.5])
     # Double-Q: critic 0 regresses on target critic 1, and critic 1 on target critic 0.
-    np.testing.assert_allclose(backup_value(next_q, "doubleq", key), [[3.0, 2.0, -1.0], [1.0, 5.0, -2.0]])
+    np.testing.assert_allclose(
+        backup_value(next_q, "doubleq", key), [[3.0, 2.0, -1.0], [1.0, 5.0, -2.0]]
+    )
 
 
 def test_doubleq_target_on_a_two_critic_batch():
@@ -95,7 +97,9 @@ def test_mean_target_on_an_ensemble():
 
 def test_redq_is_min_over_a_fresh_random_subset():
     n, m = 5, 2
-    next_q = jnp.asarray(np.arange(n)[:, None] * 10.0 + np.arange(B)[None, :])  # critic i is i-th lowest
+    next_q = jnp.asarray(
+        np.arange(n)[:, None] * 10.0 + np.arange(B)[None, :]
+    )  # critic i is i-th lowest
     lowest = []
     for k in range(400):
         y = np.asarray(backup_value(next_q, "redq", jax.random.PRNGKey(k), m))
@@ -105,7 +109,9 @@ def test_redq_is_min_over_a_fresh_random_subset():
     # P(lowest of a uniform m-subset of n is i) = C(n-1-i, m-1) / C(n, m): 0.4, 0.3, 0.2, 0.1, 0.
     freq = np.bincount(lowest, minlength=n) / len(lowest)
     np.testing.assert_allclose(freq, [0.4, 0.3, 0.2, 0.1, 0.0], atol=0.08)
-    np.testing.assert_allclose(backup_value(next_q, "redq", jax.random.PRNGKey(0), n), next_q.min(0))
+    np.testing.assert_allclose(
+        backup_value(next_q, "redq", jax.random.PRNGKey(0), n), next_q.min(0)
+    )
 
 
 # Entropy switches and reward scale ----------------------------------------------------------------
@@ -143,9 +149,13 @@ def test_actor_entropy_switch():
 def quadratic_problem(actor_gradient, num_samples):
     """A tiny actor on a known Q(s, a) = -|a - 0.3|^2 (one 'critic'), with the entropy bonus on."""
     config = small_config(
-        hidden_dims=(8,), init_alpha=0.2, num_critics=1, learn_alpha=False,
-        actor_gradient=actor_gradient, num_actor_samples=num_samples,
-    )  # fmt: skip
+        hidden_dims=(8,),
+        init_alpha=0.2,
+        num_critics=1,
+        learn_alpha=False,
+        actor_gradient=actor_gradient,
+        num_actor_samples=num_samples,
+    )
     state = create_state(config, 2, 1)
     quadratic = lambda variables, obs, a: -jnp.sum(jnp.square(a - 0.3), axis=-1)[None]  # noqa: E731
     critic = TrainState.create(apply_fn=quadratic, params={}, tx=optax.sgd(0.0))
@@ -172,7 +182,9 @@ def test_reinforce_gradient_matches_reparametrized_in_expectation():
 
 
 def test_hard_target_copies_exactly_at_the_period():
-    state = create_state(small_config(target_update="hard", target_update_period=3), OBS_DIM, ACTION_DIM)
+    state = create_state(
+        small_config(target_update="hard", target_update_period=3), OBS_DIM, ACTION_DIM
+    )
     initial, copied = state.target_critic_params, None
     for n in range(1, 8):
         state, _ = update_step(state, make_batch(n))
@@ -187,9 +199,14 @@ def test_hard_target_copies_exactly_at_the_period():
 def test_soft_target_is_polyak():
     state = create_state(small_config(tau=0.1), OBS_DIM, ACTION_DIM)
     new, _ = update_step(state, make_batch())
-    expected = jax.tree.map(lambda p, t: 0.1 * p + 0.9 * t, new.critic.params, state.target_critic_params)
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7),
-                 new.target_critic_params, expected)  # fmt: skip
+    expected = jax.tree.map(
+        lambda p, t: 0.1 * p + 0.9 * t, new.critic.params, state.target_critic_params
+    )
+    jax.tree.map(
+        lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7),
+        new.target_critic_params,
+        expected,
+    )
 
 
 def test_delayed_actor_and_fused_updates():
@@ -198,7 +215,7 @@ def test_delayed_actor_and_fused_updates():
     batches = make_batch(lead=(4,))
     stepped, actors = state, [state.actor.params]
     for i in range(4):
-        stepped, metrics = update_step(stepped, jax.tree.map(lambda x: x[i], batches))
+        stepped, metrics = update_step(stepped, jax.tree.map(lambda x, i=i: x[i], batches))
         actors.append(stepped.actor.params)
         assert np.isnan(metrics["actor_loss"]) == (i % 2 == 0)
     changed = [not tree_equal(a, b) for a, b in zip(actors, actors[1:])]
@@ -215,9 +232,13 @@ def test_lr_schedule_values():
     lr, total = 1e-3, 100
     for t in (0, 25, 50, 100):
         np.testing.assert_allclose(make_schedule("constant", lr, total)(t), lr, rtol=1e-6)
-        np.testing.assert_allclose(make_schedule("linear", lr, total)(t), lr * (1 - t / total), rtol=1e-6)
+        np.testing.assert_allclose(
+            make_schedule("linear", lr, total)(t), lr * (1 - t / total), rtol=1e-6
+        )
         cosine = lr * 0.5 * (1 + np.cos(np.pi * t / total))
-        np.testing.assert_allclose(make_schedule("cosine", lr, total)(t), cosine, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(
+            make_schedule("cosine", lr, total)(t), cosine, rtol=1e-5, atol=1e-9
+        )
 
 
 def test_linear_schedule_runs_over_the_critic_updates_of_a_run():
@@ -259,7 +280,9 @@ def test_state_independent_std_and_critic_layer_norm():
 
 def test_running_stats_match_float64_numpy():
     rng = np.random.default_rng(0)
-    chunks = [rng.normal(100.0, s, size=(n, OBS_DIM)) for s, n in ((1, 7), (3, 1000), (0.5, 50), (2, 333))]
+    chunks = [
+        rng.normal(100.0, s, size=(n, OBS_DIM)) for s, n in ((1, 7), (3, 1000), (0.5, 50), (2, 333))
+    ]
     stats = RunningStats.create(OBS_DIM)
     for c in chunks:
         stats = update_stats(stats, jnp.asarray(c, jnp.float32))
@@ -271,8 +294,12 @@ def test_running_stats_match_float64_numpy():
 
 def test_normalization_is_applied_inside_the_jitted_functions():
     rng = np.random.default_rng(1)
-    stats = update_stats(RunningStats.create(OBS_DIM), jnp.asarray(rng.normal(2, 3, (500, OBS_DIM)), jnp.float32))
-    on = create_state(small_config(normalize_obs=True), OBS_DIM, ACTION_DIM).replace(obs_stats=stats)
+    stats = update_stats(
+        RunningStats.create(OBS_DIM), jnp.asarray(rng.normal(2, 3, (500, OBS_DIM)), jnp.float32)
+    )
+    on = create_state(small_config(normalize_obs=True), OBS_DIM, ACTION_DIM).replace(
+        obs_stats=stats
+    )
     off = create_state(small_config(), OBS_DIM, ACTION_DIM)
     raw = make_batch()
     normed = raw._replace(obs=normalize(stats, raw.obs), next_obs=normalize(stats, raw.next_obs))
@@ -281,8 +308,10 @@ def test_normalization_is_applied_inside_the_jitted_functions():
     np.testing.assert_allclose(m_on["critic_loss"], m_off["critic_loss"], rtol=1e-5)
     np.testing.assert_allclose(
         select_action(new_on.actor, raw.obs, None, new_on.obs_stats),
-        select_action(new_off.actor, normed.obs), rtol=1e-5, atol=1e-6,
-    )  # fmt: skip
+        select_action(new_off.actor, normed.obs),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 # Validation and compilation -----------------------------------------------------------------------
@@ -357,10 +386,18 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
     module = load(path)
     assert module.__doc__ and len(module.__doc__.strip().splitlines()) == 1
     config = module.get_config()
-    config.update(dict(
-        hidden_dims=(32, 32), batch_size=32, buffer_size=1_000, total_steps=300, learning_starts=100,
-        eval_interval=300, eval_episodes=1, log_interval=100,
-    ))  # fmt: skip
+    config.update(
+        dict(
+            hidden_dims=(32, 32),
+            batch_size=32,
+            buffer_size=1_000,
+            total_steps=300,
+            learning_starts=100,
+            eval_interval=300,
+            eval_episodes=1,
+            log_interval=100,
+        )
+    )
     steps = make_update_steps()
     (result,) = train(config, str(tmp_path), quiet=True, update_fn=steps)
     assert np.isfinite(result["return_mean"])
@@ -370,8 +407,14 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
 
 
 def test_normalized_run_trains(tmp_path):  # 2,100 steps: two statistics merges
-    config = small_config(env_id="Pendulum-v1", total_steps=2_100, learning_starts=100,
-                          eval_interval=2_100, eval_episodes=1, normalize_obs=True)  # fmt: skip
+    config = small_config(
+        env_id="Pendulum-v1",
+        total_steps=2_100,
+        learning_starts=100,
+        eval_interval=2_100,
+        eval_episodes=1,
+        normalize_obs=True,
+    )
     assert np.isfinite(train(config, str(tmp_path), quiet=True)[0]["return_mean"])
 
 
