@@ -1,6 +1,5 @@
 """sac_jax.stats against hand-computed cases and known sampling behaviour (not against itself)."""
 
-
 import numpy as np
 import pytest
 
