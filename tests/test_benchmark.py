@@ -2,6 +2,8 @@
 
 import csv
 import os
+import subprocess
+import sys
 
 import matplotlib.image
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 from sac_jax import aggregate, benchmark, plot, writers
 from sac_jax.references import TARGETS, references
+from tests.helpers import REPO, SUBPROCESS_ENV
 
 TINY = {
     "hidden_dims": (32, 32),
@@ -211,3 +214,27 @@ def test_mujoco_suite_aggregates_over_tasks_with_confidence_intervals(tmp_path):
     assert_png(out / "profile.png")
     assert_png(out / "Ant-v5.png")
     assert "SAC in Tianshou, v3, lr 1e-3, fixed alpha 0.2" in text  # its 300k point
+
+
+def test_a_non_editable_install_finds_its_configs_and_published_curves(tmp_path):
+    """Installed as a wheel (not editable), run outside the repository: the task configs and the
+    anchor CSV come from the installed packages, not from paths next to the source tree."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), REPO],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    script = (
+        "import sac_jax, configs; from sac_jax import benchmark, references; "
+        f"assert sac_jax.__file__.startswith({str(target)!r}), sac_jax.__file__; "
+        "print(benchmark.load_config('Walker2d-v5', 1000, 0).env_id, "
+        "len(references.references('Ant-v5')))"
+    )
+    env = {**SUBPROCESS_ENV, "PYTHONPATH": str(target)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["Walker2d-v5", "6"]
