@@ -17,7 +17,6 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is first imported (at
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import imageio.v2 as imageio  # noqa: E402
-from absl import logging  # noqa: E402
 
 from sac_jax.acting import evaluate  # noqa: E402
 from sac_jax.checkpointing import CheckpointError  # noqa: E402
@@ -46,7 +45,6 @@ def main(argv: list[str] | None = None) -> None:
         "--video", default=None, help="write the first episode to this .gif or .mp4"
     )
     args = parser.parse_args(argv)
-    logging.set_verbosity(logging.ERROR)  # Orbax warns that a read-only manager is read-only
     if args.episodes < 1:
         parser.error(f"--episodes={args.episodes} must be >= 1")
     if args.video and not args.video.lower().endswith(VIDEO_FORMATS):

@@ -333,6 +333,7 @@ def test_evaluate_cli_prints_returns_and_writes_video(trained, tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    assert "read only" not in result.stderr  # Orbax's notice of a read-only open is not shown
     assert "checkpoint step 300: return" in result.stdout
     assert "over 2 deterministic episodes" in result.stdout
     assert "(201 frames)" in result.stdout  # the reset frame and one per step of a 200-step episode
