@@ -9,8 +9,9 @@ from ml_collections import config_flags
 
 from sac_jax.checkpointing import CheckpointError
 from sac_jax.config import ConfigError
+from sac_jax.health import NonFiniteError
 from sac_jax.loop import train
-from sac_jax.workdir import WorkdirLockedError, default_workdir
+from sac_jax.workdir import WorkdirError, default_workdir
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to a config file.", lock_config=True
@@ -52,7 +53,7 @@ def main(argv):
     workdir = _WORKDIR.value or default_workdir(config)
     try:
         train(config, workdir)
-    except (ConfigError, CheckpointError, WorkdirLockedError) as e:
+    except (ConfigError, CheckpointError, NonFiniteError, WorkdirError) as e:
         sys.exit(f"error: {e}")
 
 

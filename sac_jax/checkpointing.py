@@ -184,4 +184,13 @@ class Checkpointer:
         if replay is not None:
             items["replay"] = ocp.args.PyTreeSave(replay)
         metrics = {} if eval_return is None else {_BEST_METRIC: eval_return}
-        self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics)
+        try:
+            self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics)
+        except Exception as e:  # a full disk, a folder that cannot be written, ...
+            kept = sorted(self.manager.all_steps(read=True))
+            raise CheckpointError(
+                f"could not save the checkpoint of step {step} in {self.directory} "
+                f"({type(e).__name__}: {e}); the run stops here. The checkpoints already on disk "
+                f"(steps {kept}) are intact: free space or fix the folder, then run the same "
+                "command to resume from the latest."
+            ) from e

@@ -19,6 +19,7 @@ import numpy as np
 from sac_jax import config as config_lib
 from sac_jax.acting import evaluate, explore
 from sac_jax.envs import env_dims
+from sac_jax.health import EnvAndQChecks, NonFiniteError, all_finite, guard, non_finite_parts
 from sac_jax.hostmem import reuse_freed_memory
 from sac_jax.normalization import update_stats
 from sac_jax.placement import seed_slice
@@ -62,14 +63,15 @@ class StopRequest:
 
 @functools.cache
 def vmap_seeds(update_fn, where):
-    """`update_fn` over a leading trial axis, jitted (donating the state) once per (update_fn,
-    placement), so a test can check that a run compiled its update once. Fixed in and out
-    shardings: every call then has the first call's signature."""
+    """`update_fn` over a leading trial axis with each trial's health flag (`health.guard`),
+    jitted (donating the state) once per (update_fn, placement), so a test can check that a run
+    compiled its update once. Fixed in and out shardings: every call then has the first call's
+    signature."""
     return jax.jit(
-        jax.vmap(update_fn),
-        in_shardings=(where.per_seed, where.batches),
+        jax.vmap(guard(update_fn)),
+        in_shardings=(where.per_seed, where.batches, where.per_seed),
         out_shardings=where.per_seed,
-        donate_argnums=0,
+        donate_argnums=(0, 2),
     )
 
 
@@ -93,8 +95,7 @@ def act(s: Session, obs: np.ndarray, step: int):
     """Uniform random actions during the warm-up; after it, sampled from the policy (dispatched,
     not awaited: it runs after the previous update)."""
     if step <= s.config.learning_starts:
-        action_dim = s.buffers[0].action.shape[-1]
-        uniform = [loop.random_actions.uniform(-1.0, 1.0, action_dim) for loop in s.loops]
+        uniform = [loop.random_actions.uniform(-1.0, 1.0, s.action_dim) for loop in s.loops]
         return np.stack(uniform).astype(np.float32)
     stats = s.state.obs_stats if s.config.normalize_obs else None
     return explore(s.state.actor, s.where.feed(obs), s.explore_keys, step, stats)
@@ -140,10 +141,32 @@ def evaluate_trials(s: Session, step: int) -> None:
         s.writer.write_eval(step, s.trials[i], loop.last_eval)
 
 
-def log_train(s: Session, step: int, metrics, progress: Progress) -> str:
+def check_finite(s: Session, healthy, metrics, since: int, step: int, whole_state=False) -> None:
+    """Stop with a NonFiniteError if any trial went non-finite after step `since`; read where the
+    loop syncs anyway, before anything is evaluated, logged or saved (`whole_state`: every leaf
+    of the state too, before a save)."""
+    if whole_state:
+        healthy = healthy & jax.vmap(all_finite)(s.state)
+    ok = np.asarray(s.where.local(healthy))
+    if ok.all():
+        return
+    host_metrics, host_state = s.where.local((metrics, s.state))
+    found = []
+    for i in np.flatnonzero(~ok):
+        bad = [k for k, v in host_metrics.items() if not np.isfinite(v[i])]
+        parts = non_finite_parts(seed_slice(host_state, i))
+        found.append(f"{s.trials[i].name}: {', '.join(parts)} parameters; metrics {bad}")
+    raise NonFiniteError(
+        f"non-finite values appeared between steps {since} and {step} ({'; '.join(found)}). "
+        f"Nothing after step {since} was saved; {s.last_saved()}"
+    )
+
+
+def log_train(s: Session, step: int, metrics, progress: Progress, checks: EnvAndQChecks) -> str:
     """train.csv rows (one per trial) and the console line; the only read of the metrics."""
     sps = progress.rate(step)
     host_metrics = s.where.local(metrics) if metrics is not None else {}
+    checks.q_range(step, host_metrics)
     for i, loop in enumerate(s.loops):
         row = {"steps_per_sec": sps}
         if loop.last_episode_return is not None:
@@ -174,6 +197,10 @@ def train(
         update = vmap_seeds(update_fn, s.where)
         progress, metrics = Progress(c.total_steps, start_step=s.start), None
         update_start = s.loops[0].update_start  # equal for all trials: one config, one step
+        healthy, checked = s.where.put(np.ones(len(s.trials), bool)), s.start
+        scalars = s.where.local(s.state.scalars)
+        names = [t.name for t in s.trials]
+        checks = EnvAndQChecks(names, scalars.gamma, scalars.reward_scale, s.action_dim)
         log(describe(s))
         if s.start >= c.total_steps:
             log(
@@ -184,19 +211,28 @@ def train(
             obs = np.stack([loop.obs for loop in s.loops]).astype(np.float32)
             actions = act(s, obs, step)
             if step > update_start:  # queued behind the actions: the device never waits
-                batches = s.buffers.sample(c.batch_size, c.num_critic_updates)
-                s.state, metrics = update(s.state, s.where.feed(batches, batches=True))
+                batches = s.where.feed(s.buffers.sample(c.batch_size, c.num_critic_updates), True)
+                s.state, metrics, healthy = update(s.state, batches, healthy)
             actions = s.where.local(actions)  # the one wait per step; the update runs on
+            if not np.isfinite(actions).all():  # the policy went non-finite: report, stop
+                check_finite(s, healthy, metrics, checked, step)
             rewards, terminated, truncated, next_obs = step_envs(s, actions, step)
+            checks.env_step(step, rewards, next_obs)
             s.buffers.add(obs, actions, rewards, terminated, truncated, next_obs)
             if c.normalize_obs and step % OBS_STATS_INTERVAL == 0:
                 update_obs_stats(s)
             last = step == c.total_steps
-            if step % c.eval_interval == 0 or last:
+            evaluate_now = step % c.eval_interval == 0 or last
+            log_now = step % c.log_interval == 0 or last
+            save_now = step % c.checkpoint_interval == 0 or last or stop.signum
+            if evaluate_now or log_now or save_now:  # where the loop syncs anyway
+                check_finite(s, healthy, metrics, checked, step, whole_state=save_now)
+                checked = step
+            if evaluate_now:
                 evaluate_trials(s, step)
-            if step % c.log_interval == 0 or last:
-                log(log_train(s, step, metrics, progress))
-            if step % c.checkpoint_interval == 0 or last or stop.signum:
+            if log_now:
+                log(log_train(s, step, metrics, progress, checks))
+            if save_now:
                 s.save()
             if stop.signum:
                 log(

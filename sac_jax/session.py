@@ -35,16 +35,8 @@ from sac_jax.writers import RunWriter, truncate_logs
 
 # Fields a resumed run may change; any other difference from the checkpoint's config is an error.
 RESUMABLE_FIELDS = frozenset(
-    {
-        "total_steps",
-        "eval_interval",
-        "eval_episodes",
-        "log_interval",
-        "checkpoint_interval",
-        "keep_checkpoints",
-        "checkpoint_buffer",
-        "shard",
-    }
+    "total_steps eval_interval eval_episodes log_interval checkpoint_interval keep_checkpoints "
+    "checkpoint_buffer shard".split()
 )
 
 
@@ -148,6 +140,10 @@ class Session:
     def start(self) -> int:
         return self.loops[0].step
 
+    @property
+    def action_dim(self) -> int:
+        return self.buffers[0].action.shape[-1]
+
     def save(self) -> None:
         """Checkpoint every trial of this process at the current step."""
         host_state = self.where.local(self.state)
@@ -163,6 +159,13 @@ class Session:
                 self.envs[i],
                 self.buffers[i],
             )
+
+    def last_saved(self) -> str:
+        """Where the newest checkpoint is, for messages after a failure."""
+        step = self.checkpointers[0].latest_step()
+        if step is None:
+            return "no checkpoint was saved yet"
+        return f"the latest checkpoint, step {step} in {self.saved_in()}, holds finite values"
 
     def saved_in(self) -> str:
         if len(self.checkpointers) == 1:

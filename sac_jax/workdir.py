@@ -87,7 +87,11 @@ def config_path(run_dir: str) -> str:
     return os.path.join(run_dir, CONFIG)
 
 
-class WorkdirLockedError(RuntimeError):
+class WorkdirError(RuntimeError):
+    """The workdir cannot be used: it cannot be created or written, or another run holds it."""
+
+
+class WorkdirLockedError(WorkdirError):
     """Another live process is training in the same workdir."""
 
 
@@ -106,8 +110,14 @@ class WorkdirLock:
         self.file = None
 
     def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.file = open(self.path, "a+")
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.file = open(self.path, "a+")
+        except OSError as e:
+            raise WorkdirError(
+                f"workdir {os.path.dirname(self.path)!r} cannot be created or written "
+                f"({type(e).__name__}: {e}); pass a writable --workdir"
+            ) from e
         try:
             fcntl.flock(
                 self.file, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
