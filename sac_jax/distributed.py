@@ -74,8 +74,8 @@ class _OwnedNumpyHandler(ocp.type_handlers.NumpyHandler):
 def this_process_only(items: dict[str, str]) -> tuple[ocp.options.MultiprocessingOptions, dict]:
     """Options and item handlers ("pytree" or "json" per item name) for checkpoints that one
     process alone saves and restores: no other process joins them, and this one writes them
-    (Orbax's default is all processes, with only process 0 writing). In a one-process run these
-    are Orbax's ordinary handlers."""
+    (Orbax's default is all processes, with only process 0 writing). With one process they
+    behave as Orbax's own; the checkpoint format is the same either way."""
     this_process = ocp.options.MultiprocessingOptions(
         primary_host=jax.process_index(), active_processes={jax.process_index()}
     )

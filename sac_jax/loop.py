@@ -104,6 +104,7 @@ def act(s: Session, obs: np.ndarray, step: int):
 def step_envs(s: Session, actions: np.ndarray, step: int):
     """One env step per trial; an ended episode is reset. Returns what the buffer stores."""
     next_obs, rewards, terminated, truncated, _ = zip(*(e.step(a) for e, a in zip(s.envs, actions)))
+    next_obs = np.stack(next_obs)  # before any reset: an env may reuse its observation array
     for env, loop, reward, obs, end in zip(
         s.envs, s.loops, rewards, next_obs, np.logical_or(terminated, truncated)
     ):
@@ -113,7 +114,7 @@ def step_envs(s: Session, actions: np.ndarray, step: int):
         else:
             loop.obs = obs
         loop.step = step
-    return rewards, terminated, truncated, np.stack(next_obs)
+    return rewards, terminated, truncated, next_obs
 
 
 def update_obs_stats(s: Session) -> None:

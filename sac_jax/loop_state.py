@@ -24,6 +24,14 @@ class LoopState:
         self.episodes += 1
         self.obs = reset_obs
 
+    def restart_episode(self, obs: np.ndarray) -> None:
+        """Drop the episode in progress (one that cannot continue after a resume)."""
+        self.obs, self.episode_return = obs, 0.0
+
+    def delay_updates(self, until: int) -> None:
+        """No updates before env step `until` (a buffer to refill after a resume without it)."""
+        self.update_start = max(self.update_start, until)
+
     def evaluated_now(self) -> bool:
         """Whether `last_eval` was taken at the current step (a checkpoint then records it)."""
         return self.eval_step == self.step and "return_mean" in self.last_eval

@@ -24,7 +24,9 @@ from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.state import SACState, create_state
 from sac_jax.sweep import Trial, expand_trials, stacked_values, trial_config
 from sac_jax.workdir import (
+    TRIAL_DIRS,
     WorkdirLock,
+    checkpoint_dir,
     log_dirs,
     process_dirs,
     saved_layout,
@@ -103,19 +105,21 @@ def restore_trial(
     )
     has_replay = ckpt.has_replay(step)
     state, replay = ckpt.restore_arrays(step, host_zeros_like(lambda: state), replay=has_replay)
-    loop.load_state_dict(loop_item)
+    try:
+        loop.load_state_dict(loop_item)
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint {ckpt.step_dir(step)}: {e}") from e
     if has_replay:
         buffer.load_state_dict(replay)
         buffer.load_sampler_state(loop_item["replay_rng"])
     else:  # refill the buffer with the current policy before updating again
-        loop.update_start = max(loop.update_start, step + config.learning_starts)
+        loop.delay_updates(until=step + config.learning_starts)
     if loop_item["env_state"] is not None:
         set_env_state(env, loop_item["env_state"])
     else:  # the episode in progress cannot continue: start a new one
         buffer.end_episode()
-        loop.obs, _ = env.reset(seed=config.seed + step)
-        loop.episode_return = 0.0
-    return jax.device_put(state)
+        loop.restart_episode(env.reset(seed=config.seed + step)[0])
+    return state
 
 
 @dataclasses.dataclass
@@ -170,7 +174,7 @@ class Session:
     def saved_in(self) -> str:
         if len(self.checkpointers) == 1:
             return self.checkpointers[0].directory
-        return os.path.join(self.workdir, "*seed*")
+        return os.path.join(self.workdir, TRIAL_DIRS)
 
 
 def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials: int):
@@ -182,12 +186,14 @@ def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials:
             f"{num_trials}; use the num_seeds, seed and sweep the workdir was started with, or "
             "another --workdir"
         )
-    return [
-        stack.enter_context(
-            Checkpointer(trial_dir(workdir, t.name, num_trials), config.keep_checkpoints)
+    dirs = [trial_dir(workdir, t.name, num_trials) for t in trials]
+    missing = [t.name for t, d in zip(trials, dirs) if not os.path.isdir(checkpoint_dir(d))]
+    if layout == "multi" and missing:  # refused before any folder is made
+        raise CheckpointError(
+            f"workdir {workdir!r} holds the checkpoints of other runs than {missing}; use the "
+            "num_seeds, seed and sweep the workdir was started with, or another --workdir"
         )
-        for t in trials
-    ]
+    return [stack.enter_context(Checkpointer(d, config.keep_checkpoints)) for d in dirs]
 
 
 def _restore(session: Session) -> None:
@@ -261,32 +267,29 @@ def _build(config, workdir: str) -> Session:
 def open_session(config: ml_collections.ConfigDict, workdir: str) -> Iterator[Session]:
     """The run's session, restored if the workdir has checkpoints, with the workdir locked and
     its logs open; closes all of it on exit."""
-    session = _build(config, workdir)
     dirs = process_dirs(workdir, jax.process_count())
-    try:
-        with contextlib.ExitStack() as stack:
-            # A one-process run locks the workdir alone; the processes of a distributed run share
-            # its lock and each holds its own folder's, so no two runs of either kind write one.
-            stack.enter_context(WorkdirLock(workdir, shared=len(dirs) > 1))
-            if len(dirs) > 1:
-                stack.enter_context(WorkdirLock(dirs[jax.process_index()]))
-            session.checkpointers = _checkpointers(
-                stack, config, workdir, session.trials, session.num_trials
+    with contextlib.ExitStack() as stack:
+        session = _build(config, workdir)
+        stack.callback(lambda: [env.close() for env in session.envs + session.eval_envs])
+        # A one-process run locks the workdir alone; the processes of a distributed run share
+        # its lock and each holds its own folder's, so no two runs of either kind write one.
+        stack.enter_context(WorkdirLock(workdir, shared=len(dirs) > 1))
+        if len(dirs) > 1:
+            stack.enter_context(WorkdirLock(dirs[jax.process_index()]))
+        session.checkpointers = _checkpointers(
+            stack, config, workdir, session.trials, session.num_trials
+        )
+        _restore(session)
+        session.state = session.where.put(session.state)
+        if jax.process_index() == 0:  # one writer: every process has the same config
+            write_config(workdir, config.to_json_best_effort(indent=2))
+            for other in set(log_dirs(workdir)) - set(dirs):  # other process counts' rows
+                truncate_logs(other, session.start)
+        session.writer = stack.enter_context(
+            RunWriter(
+                dirs[jax.process_index()],
+                resume_step=session.start,
+                multi_run=session.num_trials > 1,
             )
-            _restore(session)
-            session.state = session.where.put(session.state)
-            if jax.process_index() == 0:  # one writer: every process has the same config
-                write_config(workdir, config.to_json_best_effort(indent=2))
-                for other in set(log_dirs(workdir)) - set(dirs):  # other process counts' rows
-                    truncate_logs(other, session.start)
-            session.writer = stack.enter_context(
-                RunWriter(
-                    dirs[jax.process_index()],
-                    resume_step=session.start,
-                    multi_run=session.num_trials > 1,
-                )
-            )
-            yield session
-    finally:
-        for env in session.envs + session.eval_envs:
-            env.close()
+        )
+        yield session

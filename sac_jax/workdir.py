@@ -23,6 +23,9 @@ CONFIG = "config.json"
 TRAIN_CSV, EVAL_CSV = "train.csv", "eval.csv"
 CSV_LOGS = (TRAIN_CSV, EVAL_CSV)
 TB_EVENTS = "events.out.tfevents.*"
+TRIAL_DIRS = (
+    "*seed*"  # the trial folders of a workdir with several trials (their names end in seedS)
+)
 
 
 def default_workdir(config) -> str:
@@ -45,7 +48,7 @@ def saved_layout(workdir: str) -> str | None:
     """'single' or 'multi' when the workdir holds one trial's or several trials' checkpoints."""
     if os.path.isdir(checkpoint_dir(workdir)):
         return "single"
-    if glob.glob(os.path.join(workdir, "*seed*", "checkpoints")):
+    if glob.glob(os.path.join(workdir, TRIAL_DIRS, "checkpoints")):
         return "multi"
     return None
 

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 
@@ -219,9 +220,23 @@ def test_mujoco_suite_aggregates_over_tasks_with_confidence_intervals(tmp_path):
 def test_a_non_editable_install_finds_its_configs_and_published_curves(tmp_path):
     """Installed as a wheel (not editable), run outside the repository: the task configs and the
     anchor CSV come from the installed packages, not from paths next to the source tree."""
-    target = tmp_path / "site"
+    source, target = tmp_path / "source", tmp_path / "site"
+    skip = shutil.ignore_patterns(
+        ".*", "build", "*.egg-info", "__pycache__", "runs", "tests", "docs"
+    )
+    shutil.copytree(REPO, source, ignore=skip)  # a clean tree: the build writes into it
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), REPO],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            source,
+        ],
         check=True,
         capture_output=True,
         timeout=300,

@@ -125,6 +125,22 @@ def test_other_num_seeds_on_a_workdir_is_an_error(two_seeds):
             loop.train(small_config(seed=seed, num_seeds=num_seeds), two_seeds, quiet=True)
 
 
+def test_a_workdir_of_other_seeds_is_refused_and_left_alone(two_seeds):
+    def snapshot():
+        paths = [os.path.join(d, f) for d, _, fs in os.walk(two_seeds) for f in fs if f != ".lock"]
+        return {p: (os.path.getsize(p), os.path.getmtime(p)) for p in paths}
+
+    before = snapshot()
+    for seed, num_seeds in ((5, 2), (3, 3)):
+        with pytest.raises(CheckpointError, match="use the num_seeds, seed and sweep"):
+            loop.train(small_config(seed=seed, num_seeds=num_seeds), two_seeds, quiet=True)
+    assert snapshot() == before
+    assert sorted(os.listdir(two_seeds)) == sorted(
+        [".lock", "config.json", "eval.csv", "train.csv", "seed3", "seed4"]
+        + [f for f in os.listdir(two_seeds) if f.startswith("events.out")]
+    )
+
+
 def test_num_seeds_is_validated():
     for bad in (0, -1):
         with pytest.raises(ValueError, match="num_seeds"):
