@@ -187,7 +187,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("redq_subset", config.redq_subset, f"must be <= num_critics ({config.num_critics})")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0.0:
         _fail("max_grad_norm", config.max_grad_norm, "must be None (no clipping) or > 0")
-    if not config.hidden_dims or any(int(w) <= 0 for w in config.hidden_dims):
+    widths = config.hidden_dims
+    if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in widths):
         _fail("hidden_dims", config.hidden_dims, "must be a non-empty sequence of positive widths")
     if config.activation not in ACTIVATIONS:
         _fail("activation", config.activation, f"must be one of {sorted(ACTIVATIONS)}")
