@@ -225,15 +225,16 @@ def train(
             last = step == c.total_steps
             evaluate_now = step % c.eval_interval == 0 or last
             log_now = step % c.log_interval == 0 or last
-            save_now = step % c.checkpoint_interval == 0 or last or stop.signum
-            if evaluate_now or log_now or save_now:  # where the loop syncs anyway
-                check_finite(s, healthy, metrics, checked, step, whole_state=save_now)
+            if evaluate_now or log_now:  # where the loop syncs anyway
+                check_finite(s, healthy, metrics, checked, step)
                 checked = step
             if evaluate_now:
                 evaluate_trials(s, step)
             if log_now:
                 log(log_train(s, step, metrics, progress, checks))
-            if save_now:
+            if step % c.checkpoint_interval == 0 or last or stop.signum:
+                check_finite(s, healthy, metrics, checked, step, whole_state=True)
+                checked = step
                 s.save()
             if stop.signum:
                 log(

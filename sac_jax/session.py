@@ -31,6 +31,7 @@ from sac_jax.workdir import (
     process_dirs,
     saved_layout,
     trial_dir,
+    trials_have_saved,
     write_config,
 )
 from sac_jax.writers import RunWriter, truncate_logs
@@ -188,7 +189,7 @@ def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials:
         )
     dirs = [trial_dir(workdir, t.name, num_trials) for t in trials]
     missing = [t.name for t, d in zip(trials, dirs) if not os.path.isdir(checkpoint_dir(d))]
-    if layout == "multi" and missing:  # refused before any folder is made
+    if missing and trials_have_saved(workdir):  # refused before any folder is made
         raise CheckpointError(
             f"workdir {workdir!r} holds the checkpoints of other runs than {missing}; use the "
             "num_seeds, seed and sweep the workdir was started with, or another --workdir"

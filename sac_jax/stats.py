@@ -10,6 +10,7 @@ different seed counts. A 1-D array is one task.
 """
 
 from collections.abc import Callable, Mapping, Sequence
+from statistics import NormalDist
 
 import numpy as np
 
@@ -198,3 +199,32 @@ def plot_performance_profile(
     ax.legend(frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def difference_ci(a, b, statistic: Callable = np.mean, reps: int = 5000, alpha=0.05, seed=0):
+    """(point, low, high) of statistic(b) - statistic(a) for two groups of per-seed scores, each
+    group's seeds resampled with replacement independently."""
+    _check(reps, alpha)
+    a, b = (np.asarray(x, np.float64) for x in (a, b))
+    if a.ndim != 1 or b.ndim != 1 or a.size == 0 or b.size == 0:
+        raise ValueError("difference_ci: expected two non-empty 1-D arrays of per-seed scores")
+    rng = np.random.default_rng(seed)
+    boot_a = a[rng.integers(0, a.size, (int(reps), a.size))]
+    boot_b = b[rng.integers(0, b.size, (int(reps), b.size))]
+    boot = statistic(boot_b, axis=-1) - statistic(boot_a, axis=-1)
+    return (float(statistic(b) - statistic(a)), *_interval(boot, alpha))
+
+
+def seeds_to_resolve(a, b, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Seeds per group a two-sided test at level `alpha` needs to detect the observed difference
+    of means with probability `power`: 2 (z_{1-alpha/2} + z_power)^2 s^2 / d^2, with s^2 the
+    pooled sample variance (normal approximation). inf when the means are equal."""
+    a, b = (np.asarray(x, np.float64) for x in (a, b))
+    if a.size < 2 or b.size < 2:
+        raise ValueError("seeds_to_resolve: each group needs at least 2 seeds for a variance")
+    delta = b.mean() - a.mean()
+    pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2)
+    if delta == 0:
+        return float("inf")
+    z = NormalDist().inv_cdf
+    return float(2 * (z(1 - alpha / 2) + z(power)) ** 2 * pooled / delta**2)

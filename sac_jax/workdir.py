@@ -53,6 +53,12 @@ def saved_layout(workdir: str) -> str | None:
     return None
 
 
+def trials_have_saved(workdir: str) -> bool:
+    """Whether any trial folder of the workdir holds a checkpoint (not only an empty folder, as a
+    run that has not saved yet, or another process of it, leaves)."""
+    return any(os.listdir(d) for d in glob.glob(os.path.join(workdir, TRIAL_DIRS, "checkpoints")))
+
+
 def process_dir(workdir: str, process: int) -> str:
     """WORKDIR/processP/: where process P of a multi-process run logs, so rows never interleave."""
     return os.path.join(workdir, f"process{process}")

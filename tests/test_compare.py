@@ -1,0 +1,99 @@
+"""`python -m sac_jax.compare`: differences with bootstrap intervals, verdicts, seeds needed."""
+
+import csv
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from sac_jax import compare, stats
+from sac_jax.plot import Curve
+
+STEPS = np.arange(1, 11) * 1000
+
+
+def group(rng, final_mean, seeds=10, spread=10.0):
+    """Seeds whose curves rise linearly to a final return drawn around `final_mean`."""
+    finals = rng.normal(final_mean, spread, seeds)
+    return [Curve(STEPS, np.linspace(0.0, f, STEPS.size)) for f in finals], finals
+
+
+def test_a_known_difference_is_detected_and_its_interval_covers_the_truth():
+    rng = np.random.default_rng(0)
+    a, finals_a = group(rng, 100.0)
+    b, finals_b = group(rng, 200.0)
+    report = compare.compare(a, b, reps=4000)
+    final = report["final"]
+    assert final["verdict"] == "B better" and "seeds_needed" not in final
+    assert final["mean"][1] < 100.0 < final["mean"][2]  # the true difference
+    assert final["mean"][0] == pytest.approx(finals_b.mean() - finals_a.mean())
+    assert final["poi"][0] == 1.0  # every seed of B beats every seed of A
+    assert report["AUC"]["verdict"] == "B better"  # linear from 0: AUC is half the final
+    assert report["AUC"]["mean"][0] == pytest.approx(0.5 * final["mean"][0])
+    assert compare.compare(b, a, reps=4000)["final"]["verdict"] == "A better"
+
+
+def test_no_difference_is_reported_with_the_seeds_that_would_resolve_it():
+    rng = np.random.default_rng(1)
+    a, finals_a = group(rng, 100.0, seeds=5)
+    b, finals_b = group(rng, 100.0, seeds=5)
+    final = compare.compare(a, b, reps=4000)["final"]
+    assert final["verdict"] == "no difference detected"
+    assert final["mean"][1] < 0.0 < final["mean"][2]
+    assert final["seeds_needed"] == pytest.approx(stats.seeds_to_resolve(finals_a, finals_b))
+    assert final["seeds_needed"] > 5  # five seeds did not resolve it
+
+
+def test_seeds_to_resolve_by_hand():
+    # a: mean 1, variance 2; b: mean 2, variance 2; pooled variance 2, difference 1:
+    # 2 * (1.959964 + 0.841621)^2 * 2 / 1^2 = 31.3955
+    assert stats.seeds_to_resolve([0.0, 2.0], [1.0, 3.0]) == pytest.approx(31.3955, abs=1e-3)
+    assert stats.seeds_to_resolve([1.0, 3.0], [1.0, 3.0]) == float("inf")
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        stats.seeds_to_resolve([1.0], [2.0, 3.0])
+
+
+def test_difference_ci_by_hand():
+    point, low, high = stats.difference_ci([1.0, 1.0, 1.0], [4.0, 4.0, 4.0])
+    assert (point, low, high) == (3.0, 3.0, 3.0)  # no spread: every resample gives 3
+    point, low, high = stats.difference_ci([0.0, 10.0], [5.0, 5.0], reps=2000)
+    assert point == 0.0 and low == pytest.approx(-5.0) and high == pytest.approx(5.0)
+
+
+def write_run(run_dir, seeds_finals):
+    """A multi-seed run folder as train.py writes it: eval.csv with a seed column."""
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "eval.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "seed", "return_mean", "return_std"])
+        for step in STEPS:
+            for seed, final in seeds_finals.items():
+                writer.writerow([step, seed, final * step / STEPS[-1], 0.0])
+
+
+def test_cli_reads_run_folders_and_glob_patterns_and_draws_both(tmp_path, capsys):
+    write_run(tmp_path / "a_seeds0-2", {0: 100.0, 1: 110.0, 2: 90.0})
+    for seed, final in enumerate([300.0, 310.0, 290.0]):
+        write_run(tmp_path / f"b_seed{seed}", {seed: final})
+    png = tmp_path / "cmp.png"
+    compare.main(
+        [
+            str(tmp_path / "a_seeds0-2"),
+            str(tmp_path / "b_seed*"),
+            "--out",
+            str(png),
+            "--names",
+            "single",
+            "clipped",
+            "--reps",
+            "2000",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "single: 3 seeds, clipped: 3 seeds, to step 10000" in out
+    assert "clipped - single, mean: +200.0" in out and "verdict: clipped better" in out
+    assert matplotlib.image.imread(png).shape[0] > 100
+    with pytest.raises(SystemExit):
+        compare.main([str(tmp_path / "nothing*"), str(tmp_path / "b_seed*")])
+    assert "no such run folder" in capsys.readouterr().err
