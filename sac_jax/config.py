@@ -60,6 +60,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.learning_starts = 5_000  # uniform random actions before this many env steps
     c.eval_interval = 10_000
     c.eval_episodes = 10
+    c.bias_episodes = (
+        1  # stochastic episodes per evaluation measuring Q's bias (sac_jax.bias); 0: off
+    )
     c.log_interval = 1_000
     # Checkpoints (WORKDIR/checkpoints/, see docs/checkpoints.md).
     c.checkpoint_interval = 50_000  # env steps between saves; a run also saves at its end
@@ -167,10 +170,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             _fail(field, value, "must be a positive integer")
+    for field in ("seed", "bias_episodes"):
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            _fail(field, value, "must be a non-negative integer")
     if not isinstance(config.checkpoint_buffer, bool):
         _fail("checkpoint_buffer", config.checkpoint_buffer, "must be True or False")
-    if not isinstance(config.seed, int) or config.seed < 0:
-        _fail("seed", config.seed, "must be a non-negative integer")
     if config.learning_starts < 1:
         _fail(
             "learning_starts", config.learning_starts, "must be >= 1 (the first batch needs data)"

@@ -18,6 +18,7 @@ import numpy as np
 
 from sac_jax import config as config_lib
 from sac_jax.acting import evaluate, explore
+from sac_jax.bias import measure_state
 from sac_jax.envs import env_dims
 from sac_jax.health import EnvAndQChecks, NonFiniteError, all_finite, guard, non_finite_parts
 from sac_jax.hostmem import reuse_freed_memory
@@ -126,20 +127,27 @@ def update_obs_stats(s: Session) -> None:
 
 
 def evaluate_trials(s: Session, step: int) -> None:
-    """Deterministic episodes of every trial's policy, on its own eval env; logged."""
+    """Deterministic episodes of every trial's policy, on its own eval env, and the critics'
+    value-estimation bias on stochastic ones (`sac_jax.bias`); logged."""
     stats = s.state.obs_stats if s.config.normalize_obs else None
     actors, stats = jax.device_put(s.where.local((s.state.actor, stats)))
+    states = s.where.local(s.state) if s.config.bias_episodes else None
     for i, loop in enumerate(s.loops):
+        seed = s.trials[i].seed + step
         returns = evaluate(
             seed_slice(actors, i),
             s.eval_envs[i],
             s.config.eval_episodes,
-            s.trials[i].seed + step,
+            seed,
             seed_slice(stats, i),
         )
         loop.last_eval = dict(return_mean=float(returns.mean()), return_std=float(returns.std()))
         loop.eval_step = step
-        s.writer.write_eval(step, s.trials[i], loop.last_eval)
+        bias = {}
+        if states is not None:
+            bias = measure_state(seed_slice(states, i), s.eval_envs[i], s.config, seed)
+            bias = bias if bias["q_steps"] else {}  # episodes too short for gamma: nothing to log
+        s.writer.write_eval(step, s.trials[i], {**loop.last_eval, **bias})
 
 
 def check_finite(s: Session, healthy, metrics, since: int, step: int, whole_state=False) -> None:

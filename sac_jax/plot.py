@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # headless: no display on the training machines
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sac_jax.config import SWEEPABLE  # noqa: E402
 from sac_jax.references import AnchorCurve, Reference  # noqa: E402
 from sac_jax.workdir import EVAL_CSV, config_path  # noqa: E402
 from sac_jax.writers import read_rows  # noqa: E402
@@ -34,16 +35,14 @@ class Curve(NamedTuple):
     returns: np.ndarray
 
 
-RESULT_COLUMNS = ("step", "seed", "return_mean", "return_std")
-
-
-def read_evals(run_dir: str) -> dict[str, list[Curve]]:
+def read_evals(run_dir: str, metric: str = "return_mean") -> dict[str, list[Curve]]:
     """The run's eval rows (`run_dir/eval.csv` and, after `--distributed`, each
     `run_dir/processP/eval.csv`) as curves by sweep point, one curve per seed. Rows are tagged with
     `seed` (in runs since `num_seeds`) and the swept fields' values (`sac_jax.sweep.Trial.tags`); a
-    point's label is e.g. `tau=0.01`, and "" without a sweep."""
-    rows = read_rows(run_dir, EVAL_CSV)
-    swept = [k for k in (rows[0] if rows else {}) if k not in RESULT_COLUMNS]
+    point's label is e.g. `tau=0.01`, and "" without a sweep. `metric`: the column drawn, e.g.
+    `q_bias_normalized`; rows without it are skipped."""
+    rows = [r for r in read_rows(run_dir, EVAL_CSV) if r.get(metric, "") != ""]
+    swept = [k for k in (rows[0] if rows else {}) if k in SWEEPABLE]
     by_run: dict[tuple, list[dict]] = {}
     for r in rows:
         by_run.setdefault((tuple(r[k] for k in swept), r.get("seed")), []).append(r)
@@ -51,9 +50,7 @@ def read_evals(run_dir: str) -> dict[str, list[Curve]]:
     for (point, _), rs in by_run.items():
         label = ",".join(f"{k}={v}" for k, v in zip(swept, point))
         steps = np.array([int(r["step"]) for r in rs])
-        points.setdefault(label, []).append(
-            Curve(steps, np.array([float(r["return_mean"]) for r in rs]))
-        )
+        points.setdefault(label, []).append(Curve(steps, np.array([float(r[metric]) for r in rs])))
     return points
 
 
@@ -104,6 +101,7 @@ def plot_curves(
     spread: str = "std",
     title: str | None = None,
     anchors: dict[str, AnchorCurve] | None = None,
+    ylabel: str = "eval return (deterministic)",
 ) -> None:
     """One line per group (mean over its seeds), a shaded band for the spread, references as
     points, and published curves (`anchors`, label -> curve) as thin dashed lines up to the last
@@ -132,7 +130,7 @@ def plot_curves(
         label = "_nolegend_" if source in (anchors or {}) else source  # named by its curve
         ax.plot([r.step for r in refs], [r.value for r in refs], marker, color="black", label=label)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("eval return (deterministic)")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -143,11 +141,11 @@ def plot_curves(
     plt.close(fig)
 
 
-def group_runs(run_dirs: Sequence[str]) -> dict[str, list[Curve]]:
+def group_runs(run_dirs: Sequence[str], metric: str = "return_mean") -> dict[str, list[Curve]]:
     """Curves by task (and by sweep point within a sweep): the seeds of each become one line."""
     groups: dict[str, list[Curve]] = {}
     for run_dir in run_dirs:
-        for point, curves in read_evals(run_dir).items():
+        for point, curves in read_evals(run_dir, metric).items():
             label = f"{run_label(run_dir)} {point}" if point else run_label(run_dir)
             groups.setdefault(label, []).extend(curves)
     return groups
@@ -171,8 +169,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reference", type=parse_reference, action="append", default=[])
     parser.add_argument("--spread", choices=SPREADS, default="std")
     parser.add_argument("--title")
+    parser.add_argument(
+        "--metric",
+        default="return_mean",
+        help="eval.csv column to draw, e.g. q_bias or q_bias_normalized (sac_jax.bias)",
+    )
     args = parser.parse_args(argv)
-    plot_curves(group_runs(args.run_dirs), args.out, args.reference, args.spread, args.title)
+    groups = group_runs(args.run_dirs, args.metric)
+    ylabel = "eval return (deterministic)" if args.metric == "return_mean" else args.metric
+    plot_curves(groups, args.out, args.reference, args.spread, args.title, ylabel=ylabel)
     print(f"wrote {args.out}")
 
 

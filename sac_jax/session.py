@@ -38,8 +38,8 @@ from sac_jax.writers import RunWriter, truncate_logs
 
 # Fields a resumed run may change; any other difference from the checkpoint's config is an error.
 RESUMABLE_FIELDS = frozenset(
-    "total_steps eval_interval eval_episodes log_interval checkpoint_interval keep_checkpoints "
-    "checkpoint_buffer shard".split()
+    "total_steps eval_interval eval_episodes bias_episodes log_interval checkpoint_interval "
+    "keep_checkpoints checkpoint_buffer shard".split()
 )
 
 

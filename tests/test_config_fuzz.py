@@ -17,6 +17,7 @@ from tests.helpers import REPO, SUBPROCESS_ENV
 # Values that are the right type but out of range, per field (the rest are found by type).
 OUT_OF_RANGE = {
     "seed": "-1",
+    "bias_episodes": "-1",
     "learning_starts": "0",
     "gamma": "1.5",
     "tau": "0",
