@@ -17,7 +17,7 @@ ANCHORS_CSV = os.path.join(os.path.dirname(__file__), "data", "published_sac.csv
 
 SOURCES = {  # the anchor CSV's `source` -> how the runs were made
     "simbav2_crossq_sac": "SAC, v4, lr 1e-3, 1 eval episode (CrossQ authors' runs, SimbaV2 repo)",
-    "jaxrl": "SAC in jaxrl, v2, lr 3e-4, target entropy -|A|/2",
+    "jaxrl": "SAC in jaxrl, v2, lr 3e-4, target entropy -dim(A)/2",
     "tianshou": "SAC in Tianshou, v3, lr 1e-3, fixed alpha 0.2",
 }
 
