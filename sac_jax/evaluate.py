@@ -17,6 +17,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is first imported (at
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import imageio.v2 as imageio  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from sac_jax.acting import evaluate  # noqa: E402
 from sac_jax.checkpointing import CheckpointError  # noqa: E402
@@ -26,7 +28,13 @@ from sac_jax.policy import load_policy  # noqa: E402
 VIDEO_FORMATS = (".gif", ".mp4")
 
 
-def write_video(path: str, frames: list, fps: float) -> None:
+def write_video(path: str, frames: list, fps: float, every: int = 1, scale: float = 1.0) -> None:
+    """Every `every`-th frame, resized by `scale` (a GIF of a 1000-step episode at full size runs
+    to tens of MB; `--video-every 4 --video-scale 0.5` keeps one near 3 MB)."""
+    frames, fps = frames[::every], fps / every
+    if scale != 1.0:
+        size = lambda f: (round(f.shape[1] * scale), round(f.shape[0] * scale))  # noqa: E731
+        frames = [np.asarray(Image.fromarray(f).resize(size(f), Image.LANCZOS)) for f in frames]
     if path.lower().endswith(".gif"):
         imageio.mimsave(path, frames, duration=1000.0 / fps, loop=0)
     else:  # MP4 through imageio-ffmpeg; frame sides rounded up to even sizes for H.264
@@ -44,7 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--video", default=None, help="write the first episode to this .gif or .mp4"
     )
+    parser.add_argument("--video-every", type=int, default=1, help="keep every N-th frame")
+    parser.add_argument("--video-scale", type=float, default=1.0, help="resize frames by this")
     args = parser.parse_args(argv)
+    if args.video_every < 1 or not 0.0 < args.video_scale <= 1.0:
+        parser.error("--video-every must be >= 1 and --video-scale in (0, 1]")
     if args.episodes < 1:
         parser.error(f"--episodes={args.episodes} must be >= 1")
     if args.video and not args.video.lower().endswith(VIDEO_FORMATS):
@@ -63,8 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{returns.std():.2f} over {args.episodes} deterministic episodes"
     )
     if args.video:
-        write_video(args.video, frames, fps=env.metadata.get("render_fps", 30))
-        print(f"video: {args.video} ({len(frames)} frames)")
+        fps = env.metadata.get("render_fps", 30)
+        write_video(args.video, frames, fps, args.video_every, args.video_scale)
+        print(f"video: {args.video} ({len(frames[:: args.video_every])} frames)")
 
 
 if __name__ == "__main__":

@@ -421,3 +421,12 @@ def test_decaying_learning_rate_refuses_a_new_total_steps(tmp_path):
     assert files(workdir) == before
     (result,) = loop.train(small_config(lr_schedule="linear", total_steps=150), workdir, quiet=True)
     assert result["seed"] == 0 and np.isfinite(result["return_mean"])
+
+
+def test_video_keeps_every_nth_frame_at_a_smaller_size(tmp_path):
+    frames = [np.full((100, 60, 3), i, np.uint8) for i in range(10)]
+    path = str(tmp_path / "small.gif")
+    evaluate_cli.write_video(path, frames, fps=50, every=2, scale=0.5)
+    with Image.open(path) as gif:
+        assert gif.size == (30, 50) and gif.n_frames == 5
+        assert gif.info["duration"] == 40  # 25 frames per second: the same speed as the episode
