@@ -76,6 +76,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.buffer_size = 1_000_000
     c.num_critic_updates = 1  # critic gradient steps per env step
     c.actor_update_period = 1  # actor (and temperature) step every this many critic steps
+    c.n_step = 1  # n-step returns: up to n rewards summed per transition, at sample time
     # SAC.
     c.gamma = _sweepable(0.99)
     c.reward_scale = _sweepable(
@@ -163,6 +164,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         "actor_update_period",
         "num_critics",
         "redq_subset",
+        "n_step",
         "num_actor_samples",
         "target_update_period",
     )

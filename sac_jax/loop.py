@@ -208,6 +208,7 @@ def train(
         update_start = s.loops[0].update_start  # equal for all trials: one config, one step
         healthy, checked = s.where.put(np.ones(len(s.trials), bool)), s.start
         scalars = s.where.local(s.state.scalars)
+        gammas = scalars.gamma  # the n-step sums' discount, per trial
         names = [t.name for t in s.trials]
         checks = EnvAndQChecks(names, scalars.gamma, scalars.reward_scale, s.action_dim)
         log(describe(s))
@@ -220,7 +221,8 @@ def train(
             obs = np.stack([loop.obs for loop in s.loops]).astype(np.float32)
             actions = act(s, obs, step)
             if step > update_start:  # queued behind the actions: the device never waits
-                batches = s.where.feed(s.buffers.sample(c.batch_size, c.num_critic_updates), True)
+                batches = s.buffers.sample(c.batch_size, c.num_critic_updates, c.n_step, gammas)
+                batches = s.where.feed(batches, batches=True)
                 s.state, metrics, healthy = update(s.state, batches, healthy)
             actions = s.where.local(actions)  # the one wait per step; the update runs on
             if not np.isfinite(actions).all():  # the policy went non-finite: report, stop

@@ -40,7 +40,8 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
 
     y = reward_scale * r + gamma * (1 - terminated) * (B[Q_targ(s', a')] - alpha * log pi(a'|s')),
     B the ensemble reduction `hparams.backup` (see `backup_value`); the entropy term is dropped
-    when `hparams.backup_entropy` is False. Shape (B,), or (N, B) for backup=doubleq.
+    when `hparams.backup_entropy` is False. Shape (B,), or (N, B) for backup=doubleq. With n-step
+    transitions r is the discounted sum of m rewards and gamma^m replaces gamma.
     """
     hp = state.hparams
     if hp.backup == "redq":
@@ -56,7 +57,8 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     if hp.backup_entropy:
         next_v = next_v - state.alpha * next_log_prob
     c = state.scalars
-    y = c.reward_scale * batch.reward + c.gamma * (1.0 - batch.terminated) * next_v
+    discount = c.gamma if batch.discount is None else batch.discount  # gamma^m for n-step
+    y = c.reward_scale * batch.reward + discount * (1.0 - batch.terminated) * next_v
     return jax.lax.stop_gradient(y)
 
 

@@ -27,27 +27,52 @@ def _zeros(capacity: int, obs_dim: int, action_dim: int, lead=()) -> dict[str, n
     }
 
 
-def _transitions(rows: dict, lead: tuple, idx: np.ndarray, capacity: int) -> Batch:
+def _transitions(
+    rows: dict, lead: tuple, idx: np.ndarray, capacity: int, n_step: int = 1, gamma=None
+) -> Batch:
     """The transitions starting at rows `idx`; `lead` is () or (seed indices,), which index the
     axis before the row axis.
 
     Gathers with `np.take` from the rows viewed as one row axis (the arrays are contiguous, so
     that is a view): at 8 HalfCheetah seeds 36 us per batch against 155 for NumPy's advanced
     indexing over (seed, row) pairs.
+
+    With n_step > 1, each transition sums up to n rewards, sum_k gamma^k r_{i+k}, and stops early
+    at the end of its episode: after a termination nothing is bootstrapped; after a truncation
+    (or at the newest row) the target bootstraps from the real observation there. `discount` is
+    gamma^m for the m steps summed; `gamma` is one value, or one per seed of `lead`.
     """
     first = lead[0] * capacity if lead else 0
-    start, after = first + idx, first + (idx + 1) % capacity
 
-    def take(name, at):
+    def take(name, rows_at):
         array = rows[name]
-        return np.take(array.reshape(-1, *array.shape[len(lead) + 1 :]), at, axis=0)
+        return np.take(array.reshape(-1, *array.shape[len(lead) + 1 :]), first + rows_at, axis=0)
 
+    if n_step == 1:
+        return Batch(
+            obs=take("obs", idx),
+            action=take("action", idx),
+            reward=take("reward", idx),
+            next_obs=take("obs", (idx + 1) % capacity),
+            terminated=take("terminated", idx),
+        )
+    gamma = np.reshape(gamma, np.shape(gamma) + (1,) * (idx.ndim - np.ndim(gamma)))
+    reward, steps = np.zeros(idx.shape), np.zeros(idx.shape, np.int64)
+    terminated, summing = np.zeros(idx.shape, bool), np.ones(idx.shape, bool)
+    for k in range(n_step):
+        row = (idx + k) % capacity
+        ends = take("terminated", row) > 0
+        reward += summing * gamma**k * take("reward", row)
+        steps += summing
+        terminated |= summing & ends
+        summing &= ~ends & take("valid", (row + 1) % capacity)  # the episode goes on from row + 1
     return Batch(
-        obs=take("obs", start),
-        action=take("action", start),
-        reward=take("reward", start),
-        next_obs=take("obs", after),
-        terminated=take("terminated", start),
+        obs=take("obs", idx),
+        action=take("action", idx),
+        reward=reward.astype(np.float32),
+        next_obs=take("obs", (idx + steps) % capacity),
+        terminated=terminated.astype(np.float32),
+        discount=(gamma**steps).astype(np.float32),
     )
 
 
@@ -171,10 +196,17 @@ class ReplayBuffer:
             bad = ~self.valid[idx]
         return idx
 
-    def sample(self, batch_size: int, num_batches: int | None = None) -> Batch:
-        """A Batch of shape (batch_size, ...) or, with num_batches=K, (K, batch_size, ...)."""
+    def sample(
+        self, batch_size: int, num_batches: int | None = None, n_step: int = 1, gamma=None
+    ) -> Batch:
+        """A Batch of shape (batch_size, ...) or, with num_batches=K, (K, batch_size, ...); with
+        n_step > 1, of n-step transitions discounted by `gamma` (see `_transitions`)."""
         shape = (batch_size,) if num_batches is None else (num_batches, batch_size)
-        return _transitions(self._rows(), (), self.sample_indices(shape), self.capacity)
+        return self.transitions(self.sample_indices(shape), n_step, gamma)
+
+    def transitions(self, idx: np.ndarray, n_step: int = 1, gamma=None) -> Batch:
+        """The (n-step) transitions starting at rows `idx`."""
+        return _transitions(self._rows(), (), idx, self.capacity, n_step, gamma)
 
 
 class ReplayBuffers:
@@ -209,8 +241,8 @@ class ReplayBuffers:
         for buffer, ended, c in zip(self.buffers, np.logical_or(terminated, truncated), change):
             buffer._advance(bool(ended), c)
 
-    def sample(self, batch_size: int, num_batches: int) -> Batch:
-        """A Batch shaped (num_seeds, num_batches, batch_size, ...)."""
+    def sample(self, batch_size: int, num_batches: int, n_step: int = 1, gammas=None) -> Batch:
+        """A Batch shaped (num_seeds, num_batches, batch_size, ...); `gammas`: one per seed."""
         idx = np.stack([b.sample_indices((num_batches, batch_size)) for b in self.buffers])
         seed = np.arange(len(self.buffers))[:, None, None]
-        return _transitions(self.rows, (seed,), idx, self.capacity)
+        return _transitions(self.rows, (seed,), idx, self.capacity, n_step, gammas)

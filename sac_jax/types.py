@@ -13,6 +13,8 @@ class Batch(NamedTuple):
     reward: float32 (B,).
     terminated: float32 (B,), 1.0 where s' is terminal (the MDP ended), 0.0 otherwise. A time-limit
         truncation is NOT terminal: its s' is the real last observation and is bootstrapped from.
+    discount: float32 (B,) or None. None (one-step transitions): the backup discounts by gamma.
+        An n-step transition (config.n_step) carries gamma^m for the m rewards summed in `reward`.
     NumPy or JAX arrays both work; a NamedTuple is a pytree, so jit and vmap accept it as is.
     """
 
@@ -21,3 +23,4 @@ class Batch(NamedTuple):
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
+    discount: jax.Array | None = None
