@@ -57,7 +57,7 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     if hp.backup_entropy:
         next_v = next_v - state.alpha * next_log_prob
     c = state.scalars
-    discount = c.gamma if batch.discount is None else batch.discount  # gamma^m for n-step
+    discount = getattr(batch, "discount", c.gamma)  # an NStepBatch carries gamma^m
     y = c.reward_scale * batch.reward + discount * (1.0 - batch.terminated) * next_v
     return jax.lax.stop_gradient(y)
 

@@ -11,7 +11,7 @@ Invariant: `valid[i]` <=> rows i and (i + 1) % capacity form a complete transiti
 
 import numpy as np
 
-from sac_jax.types import Batch
+from sac_jax.types import Batch, NStepBatch
 
 _ARRAYS = ("obs", "action", "reward", "terminated", "valid")
 
@@ -66,7 +66,7 @@ def _transitions(
         steps += summing
         terminated |= summing & ends
         summing &= ~ends & take("valid", (row + 1) % capacity)  # the episode goes on from row + 1
-    return Batch(
+    return NStepBatch(
         obs=take("obs", idx),
         action=take("action", idx),
         reward=reward.astype(np.float32),

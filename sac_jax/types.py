@@ -13,8 +13,6 @@ class Batch(NamedTuple):
     reward: float32 (B,).
     terminated: float32 (B,), 1.0 where s' is terminal (the MDP ended), 0.0 otherwise. A time-limit
         truncation is NOT terminal: its s' is the real last observation and is bootstrapped from.
-    discount: float32 (B,) or None. None (one-step transitions): the backup discounts by gamma.
-        An n-step transition (config.n_step) carries gamma^m for the m rewards summed in `reward`.
     NumPy or JAX arrays both work; a NamedTuple is a pytree, so jit and vmap accept it as is.
     """
 
@@ -23,4 +21,16 @@ class Batch(NamedTuple):
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
-    discount: jax.Array | None = None
+
+
+class NStepBatch(NamedTuple):
+    """A Batch of n-step transitions (config.n_step > 1): `reward` is the discounted sum of the m
+    <= n rewards up to the episode's end, `next_obs` the observation m steps on, and `discount`
+    (float32 (B,)) is gamma^m, which the backup uses in place of gamma."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    terminated: jax.Array
+    discount: jax.Array
