@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sac_jax import bias, create_state, loop, plot
+from sac_jax.envs import make_env
 from sac_jax.writers import read_rows
 from tests.helpers import small_config
 from tests.tiny import tiny_config
@@ -92,7 +93,7 @@ def test_a_truncated_episode_is_measured_on_the_steps_whose_return_is_not_cut_of
 def test_measure_state_on_a_real_policy_and_critic():
     config = tiny_config(gamma=0.9, bias_episodes=2)
     state = create_state(config, obs_dim=3, action_dim=1)
-    env = gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), -1.0, 1.0)
+    env = make_env("Pendulum-v1", 0)
     got = bias.measure_state(state, env, config, seed=0)
     assert got["q_steps"] == 2 * (200 - 44)  # 0.9^44 < 0.01 <= 0.9^43
     assert np.isfinite(got["q_bias"]) and got["q_true"] < 0  # Pendulum's rewards are negative
