@@ -104,6 +104,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.alpha_lr = _sweepable(3e-4)
     c.lr_schedule = "constant"  # constant | linear (to 0) | cosine (to 0)
     c.max_grad_norm = config_dict.placeholder(float)  # None: no clipping; else global-norm clip
+    c.weight_decay = 0.0  # > 0: AdamW's decoupled weight decay on the actor and critics
     # Networks.
     c.hidden_dims = (256, 256)  # widths, one per hidden layer (depth = length)
     c.activation = "relu"
@@ -192,6 +193,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("num_critics", config.num_critics, "must be 2 with backup='doubleq'")
     if config.backup == "redq" and config.redq_subset > config.num_critics:
         _fail("redq_subset", config.redq_subset, f"must be <= num_critics ({config.num_critics})")
+    wd = config.weight_decay
+    if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not wd >= 0.0:
+        _fail("weight_decay", config.weight_decay, "must be a number >= 0 (0: plain Adam)")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0.0:
         _fail("max_grad_norm", config.max_grad_norm, "must be None (no clipping) or > 0")
     widths = config.hidden_dims

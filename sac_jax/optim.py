@@ -29,9 +29,15 @@ def make_schedule(name: str, lr: float, decay_steps: int) -> optax.Schedule:
 
 @functools.cache
 def make_optimizer(
-    lr: float, schedule: str, decay_steps: int, max_grad_norm: float | None
+    lr: float,
+    schedule: str,
+    decay_steps: int,
+    max_grad_norm: float | None,
+    weight_decay: float = 0.0,
 ) -> optax.GradientTransformation:
-    """Adam at `lr` times the schedule's multiplier (1 -> 0 for linear and cosine).
+    """Adam at `lr` times the schedule's multiplier (1 -> 0 for linear and cosine); with
+    `weight_decay` > 0, AdamW (Loshchilov and Hutter 2019): each step also subtracts
+    rate * weight_decay * params, decoupled from the gradient's moments.
 
     Cached: equal arguments give the same object, so train states built by separate
     `create_state` calls have equal (static) optimizers and share compiled updates.
@@ -39,7 +45,11 @@ def make_optimizer(
     relative = make_schedule(schedule, 1.0, max(decay_steps, 1))
 
     def adam(learning_rate):
-        tx = optax.adam(lambda count: learning_rate * relative(count))
+        rate = lambda count: learning_rate * relative(count)  # noqa: E731
+        if weight_decay:
+            tx = optax.adamw(rate, weight_decay=weight_decay)
+        else:
+            tx = optax.adam(rate)
         if max_grad_norm is None:
             return tx
         return optax.chain(optax.clip_by_global_norm(max_grad_norm), tx)

@@ -144,10 +144,12 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
     critic_updates = max(config.total_steps - config.learning_starts, 1) * config.num_critic_updates
     actor_updates = critic_updates // config.actor_update_period
 
-    def train_state(apply_fn, params, lr_field, num_updates):
+    def train_state(apply_fn, params, lr_field, num_updates, weight_decay=config.weight_decay):
         # The optimizer is built with a placeholder rate and the run's rate set as a state leaf,
         # so its (static) closures never capture a traced value.
-        tx = make_optimizer(1.0, config.lr_schedule, num_updates, config.max_grad_norm)
+        tx = make_optimizer(
+            1.0, config.lr_schedule, num_updates, config.max_grad_norm, weight_decay
+        )
         state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx)
         # An array step (TrainState.create leaves a Python 0) keeps the first call's jit
         # signature equal to every later one's: one compile per run.
@@ -167,6 +169,7 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
             {"log_alpha": jnp.log(jnp.asarray(value("init_alpha"), jnp.float32))},
             "alpha_lr",
             actor_updates,
+            weight_decay=0.0,  # the temperature is one number, not weights to shrink
         ),
         obs_stats=RunningStats.create(obs_dim),
         key=key,

@@ -217,3 +217,19 @@ def test_temperature_loss_gradient_and_isolation_from_actor(small_state_and_batc
 
     g = jax.grad(alpha_loss_of_actor)(state.actor.params)
     assert all(float(jnp.abs(x).max()) == 0.0 for x in jax.tree.leaves(g))
+
+
+def test_weight_decay_is_decoupled_adamw():
+    """With zero gradients Adam's step is 0, so AdamW's step is exactly -lr * wd * params, on the
+    actor and critics; the temperature is not decayed."""
+    from sac_jax.config import default_config
+
+    config = default_config()
+    config.update(hidden_dims=(8,), weight_decay=0.1, critic_lr=1e-2, alpha_lr=1e-2, init_alpha=0.5)
+    state = create_state(config, obs_dim=3, action_dim=1)
+    zeros = lambda tree: jax.tree.map(jnp.zeros_like, tree)  # noqa: E731
+    critic = state.critic.apply_gradients(grads=zeros(state.critic.params))
+    for new, old in zip(jax.tree.leaves(critic.params), jax.tree.leaves(state.critic.params)):
+        np.testing.assert_allclose(new, (1 - 1e-2 * 0.1) * np.asarray(old), rtol=1e-6)
+    temperature = state.temperature.apply_gradients(grads=zeros(state.temperature.params))
+    assert float(temperature.params["log_alpha"]) == float(state.temperature.params["log_alpha"])
