@@ -49,7 +49,8 @@ def default_config() -> ml_collections.ConfigDict:
     """SAC with automatic temperature (Haarnoja et al. 2018, "Algorithms and Applications")."""
     c = ml_collections.ConfigDict()
     # Task and run.
-    c.env_id = "Pendulum-v1"
+    c.env_id = "Pendulum-v1"  # a registered gymnasium id, or "package.module:Name" (docs/envs.md)
+    c.env_kwargs = config_dict.FieldReference({}, field_type=object)  # keyword arguments of the env
     c.seed = 0
     c.num_seeds = 1  # train seeds seed .. seed + num_seeds - 1 in one process (docs/scaling.md)
     # With several devices: "seed" splits the seeds over them (num_seeds a multiple of the device
@@ -114,6 +115,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.log_std_max = 2.0
     # Observation normalization: running mean/var in the state, applied inside jitted functions.
     c.normalize_obs = False
+    # Weights & Biases (pip install -e ".[wandb]"): one W&B run per trial when a project is set.
+    c.wandb_project = config_dict.placeholder(str)
+    c.wandb_entity = config_dict.placeholder(str)  # None: the W&B default entity
     return c
 
 
@@ -123,6 +127,22 @@ def task(env_id: str, **overrides) -> ml_collections.ConfigDict:
     c.env_id = env_id
     c.update(overrides)
     return c
+
+
+def env_kwargs(config: ml_collections.ConfigDict) -> dict:
+    """`config.env_kwargs` as a plain dict. The command line gives a Python literal (a dict) or,
+    when it holds JSON's true/false/null, a JSON string; ml_collections may hold a ConfigDict.
+
+    Raises TypeError or ValueError when it is none of these.
+    """
+    kwargs = config.env_kwargs
+    if isinstance(kwargs, str):
+        kwargs = json.loads(kwargs)
+    if isinstance(kwargs, ml_collections.ConfigDict):
+        kwargs = kwargs.to_dict()
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise TypeError(f"env_kwargs {kwargs!r} is not a dict with string keys")
+    return kwargs
 
 
 def to_json(config: ml_collections.ConfigDict) -> dict:
@@ -177,6 +197,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             _fail(field, value, "must be a non-negative integer")
+    try:
+        env_kwargs(config)
+    except (TypeError, ValueError):
+        _fail(
+            "env_kwargs", config.env_kwargs, 'must be a dict of keyword arguments, e.g. {"g": 9.8}'
+        )
+    for field in ("wandb_project", "wandb_entity"):
+        if config[field] is not None and (not isinstance(config[field], str) or not config[field]):
+            _fail(field, config[field], "must be None (off) or a non-empty string")
     if not isinstance(config.checkpoint_buffer, bool):
         _fail("checkpoint_buffer", config.checkpoint_buffer, "must be True or False")
     if config.learning_starts < 1:
