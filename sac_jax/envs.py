@@ -1,48 +1,134 @@
 """Gymnasium environments: construction (checked, seeded, actions rescaled to [-1, 1]) and the
 episode snapshot that lets a resumed run continue the episode in progress."""
 
+import importlib
+from collections.abc import Callable
+
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
 from sac_jax.config import ConfigError
 
+# Env id namespaces whose envs a package registers on import: namespace -> (module, extra).
+PLUGINS = {"dm_control": ("shimmy", "dmc")}
 
-def make_env(env_id: str, seed: int, render_mode: str | None = None) -> gym.Env:
-    """`gym.make(env_id)` with a Box action space seen by the agent as [-1, 1]^action_dim.
+EnvCreator = Callable[..., gym.Env]  # a gymnasium.Env subclass, or a function returning an env
 
-    The env's own bounds (Humanoid: +-0.4) are restored by `RescaleAction`, so the agent and the
-    replay buffer always work in [-1, 1].
+
+def entry_point(creator: EnvCreator) -> str:
+    """`module:Name` of an env class or factory: the env id a run made with it records (one
+    defined inside a function keeps its dotted path, which only that function can re-make)."""
+    return f"{creator.__module__}:{creator.__qualname__.replace('.<locals>.', '.')}"
+
+
+def _creator(env_id: str) -> EnvCreator | None:
+    """The callable an env id names (`package.module:Name`), or None for a registered id.
+
+    gymnasium's own `module:EnvId-v0` form (the import registers the id) is left to gym.make.
     """
+    namespace = env_id.split("/")[0] if "/" in env_id else None
+    if namespace in PLUGINS and env_id not in gym.registry:
+        module, extra = PLUGINS[namespace]
+        try:
+            gym.register_envs(importlib.import_module(module))
+        except ImportError as e:
+            raise ConfigError(
+                f'config.env_id={env_id!r} needs {module}: pip install -e ".[{extra}]" ({e})'
+            ) from e
+    if ":" not in env_id or env_id in gym.registry:
+        return None
+    module_name, name = env_id.split(":", 1)
     try:
-        env = gym.make(env_id, render_mode=render_mode)
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"config.env_id={env_id!r}: cannot import {module_name!r}: {e}") from e
+    creator = getattr(module, name, None)
+    if callable(creator) or name in gym.registry:
+        return creator if callable(creator) else None
+    raise ConfigError(
+        f"config.env_id={env_id!r}: module {module_name!r} has no env class or factory {name!r}"
+    )
+
+
+def make_env(
+    env_id: str,
+    seed: int,
+    render_mode: str | None = None,
+    env_kwargs: dict | None = None,
+    creator: EnvCreator | None = None,
+) -> gym.Env:
+    """The env `env_id` names, checked, seeded, with observations flattened to one vector and
+    actions seen by the agent as [-1, 1]^action_dim.
+
+    `env_id` is a registered id or `package.module:Name` (an Env subclass or a factory), or
+    only a label when `creator` is given. `env_kwargs` go to the env (gym.make's own, such as
+    max_episode_steps, too). `render_mode` is passed only when set, so an env whose constructor
+    takes none trains. The env's own bounds (Humanoid: +-0.4) are restored by `RescaleAction`.
+    """
+    kwargs = dict(env_kwargs or {})
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    creator = creator or _creator(env_id)
+    try:
+        env = gym.make(EnvSpec(id=env_id, entry_point=creator) if creator else env_id, **kwargs)
     except gym.error.Error as e:
         raise ConfigError(f"config.env_id={env_id!r} is not a registered gymnasium env: {e}") from e
-    if not isinstance(env.action_space, gym.spaces.Box):
+    except TypeError as e:
+        if "render_mode" in str(e):
+            raise ConfigError(
+                f"{env_id!r} takes no render_mode argument; videos need render_mode='rgb_array' "
+                f"({e})"
+            ) from e
+        raise ConfigError(f"config.env_kwargs={kwargs!r} does not fit {env_id!r}: {e}") from e
+    try:
+        _check_action_space(env.action_space)
+        env = _flat_observations(env)
+    except ConfigError as e:
         env.close()
-        raise ConfigError(
-            f"config.env_id={env_id!r} has action space {env.action_space}; SAC needs a continuous "
-            "Box action space"
-        )
-    if (
-        not isinstance(env.observation_space, gym.spaces.Box)
-        or len(env.observation_space.shape) != 1
-    ):
-        env.close()
-        raise ConfigError(
-            f"config.env_id={env_id!r} has observation space {env.observation_space}; "
-            "a flat Box observation is required"
-        )
-    if not np.all(np.isfinite(env.action_space.low)) or not np.all(
-        np.isfinite(env.action_space.high)
-    ):
-        env.close()
-        raise ConfigError(
-            f"config.env_id={env_id!r} has unbounded actions; SAC needs finite bounds"
-        )
-    unit = np.ones(env.action_space.shape, np.float32)
+        raise ConfigError(f"config.env_id={env_id!r}: {e}") from None
+    unit = np.ones(env.action_space.shape, env.action_space.dtype)
     env = gym.wrappers.RescaleAction(env, -unit, unit)
     env.action_space.seed(seed)
     return env
+
+
+def _check_action_space(space: gym.Space) -> None:
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise ConfigError(
+            f"action space {space}; SAC needs a continuous Box action space with one axis"
+        )
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise ConfigError(f"action space {space} is unbounded; SAC needs finite bounds")
+    if not np.all(space.low < space.high):
+        raise ConfigError(f"action space {space} has low >= high in some dimension")
+
+
+def _is_image(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) >= 2
+
+
+def _flat_observations(env: gym.Env) -> gym.Env:
+    """A flat Box stays as it is; a Dict (in its key order), Tuple or n-D Box of numbers is
+    flattened by `FlattenObservation`. Images and spaces with no flat form are refused."""
+    space = env.observation_space
+    parts = space.spaces.items() if isinstance(space, gym.spaces.Dict) else [("", space)]
+    images = [f"{key or 'observation'}: {sub}" for key, sub in parts if _is_image(sub)]
+    if images:
+        raise ConfigError(
+            f"image observations ({', '.join(images)}) are not supported; SAC here learns from "
+            "state vectors"
+        )
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return env
+    try:
+        gym.spaces.flatdim(space)
+    except (NotImplementedError, ValueError, TypeError) as e:
+        raise ConfigError(
+            f"observation space {space} has no flat vector form; SAC needs a Box, or a Dict or "
+            "Tuple of Boxes"
+        ) from e
+    return gym.wrappers.FlattenObservation(env)
 
 
 def env_dims(env: gym.Env) -> tuple[int, int]:
@@ -110,9 +196,11 @@ def set_env_state(env: gym.Env, saved: dict) -> None:
 
 def env_info(env: gym.Env) -> dict:
     """What a checkpoint needs to know about its env without making one: sizes and real bounds."""
-    space = env.unwrapped.action_space
+    space, raw_obs = env.unwrapped.action_space, env.unwrapped.observation_space
+    keys = raw_obs.spaces if isinstance(raw_obs, gym.spaces.Dict) else {}
     return {
         "env_id": env.spec.id,
+        "obs_keys": [[key, list(sub.shape)] for key, sub in keys.items()],
         "obs_dim": int(env.observation_space.shape[0]),
         "action_dim": int(space.shape[0]),
         "action_low": np.asarray(space.low, np.float64).tolist(),

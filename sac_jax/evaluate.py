@@ -22,6 +22,7 @@ from PIL import Image  # noqa: E402
 
 from sac_jax.acting import evaluate  # noqa: E402
 from sac_jax.checkpointing import CheckpointError  # noqa: E402
+from sac_jax.config import ConfigError, env_kwargs  # noqa: E402
 from sac_jax.envs import make_env  # noqa: E402
 from sac_jax.policy import load_policy  # noqa: E402
 
@@ -64,9 +65,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         policy = load_policy(args.workdir, args.step)
-    except CheckpointError as e:
+        render_mode = "rgb_array" if args.video else None
+        env = make_env(policy.env_id, args.seed, render_mode, env_kwargs(policy.config))
+    except (CheckpointError, ConfigError) as e:
         sys.exit(f"error: {e}")
-    env = make_env(policy.env_id, args.seed, render_mode="rgb_array" if args.video else None)
     frames = [] if args.video else None
     returns = evaluate(policy.actor, env, args.episodes, args.seed, policy.obs_stats, frames)
     env.close()

@@ -9,6 +9,7 @@ run is the single-seed run of its seed: every random stream (env, warm-up action
 keys, network init, buffer sampling) is derived from that seed alone.
 """
 
+import copy
 import functools
 import signal
 
@@ -19,7 +20,7 @@ import numpy as np
 from sac_jax import config as config_lib
 from sac_jax.acting import evaluate, explore
 from sac_jax.bias import measure_state
-from sac_jax.envs import env_dims
+from sac_jax.envs import EnvCreator, entry_point, env_dims
 from sac_jax.health import EnvAndQChecks, NonFiniteError, all_finite, guard, non_finite_parts
 from sac_jax.hostmem import reuse_freed_memory
 from sac_jax.normalization import update_stats
@@ -188,21 +189,31 @@ def log_train(s: Session, step: int, metrics, progress: Progress, checks: EnvAnd
 
 
 def train(
-    config: ml_collections.ConfigDict, workdir: str, quiet: bool = False, update_fn=update_steps
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    quiet: bool = False,
+    update_fn=update_steps,
+    make_env: EnvCreator | None = None,
 ) -> list[dict]:
     """Train SAC as `config` says; write all outputs to `workdir`. Returns the last evaluation of
     every trial of this process (its seed, swept values, `return_mean`, `return_std`).
 
     `update_fn(state, batches) -> (state, metrics)` consumes one trial's batches shaped
     (num_critic_updates, batch_size, ...); pass `sac_jax.make_update_steps(my_step)` for a variant.
+    `make_env(**config.env_kwargs) -> gym.Env` makes the envs instead of `config.env_id`, which
+    then records the factory as `module:name`, so `evaluate` and a resume can import it.
     If `workdir` holds checkpoints, training continues from the latest one (docs/checkpoints.md).
     On SIGINT/SIGTERM it saves a checkpoint and raises SystemExit(128 + signal).
     """
+    if make_env is not None:
+        config = copy.deepcopy(config)
+        with config.unlocked():
+            config.env_id = entry_point(make_env)
     config_lib.validate(config)
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
     c = config
     reuse_freed_memory(one_arena=len(expand_trials(c)) > 1)  # sac_jax.hostmem says why
-    with open_session(c, workdir) as s, StopRequest() as stop:
+    with open_session(c, workdir, make_env) as s, StopRequest() as stop:
         update = vmap_seeds(update_fn, s.where)
         progress, metrics = Progress(c.total_steps, start_step=s.start), None
         update_start = s.loops[0].update_start  # equal for all trials: one config, one step

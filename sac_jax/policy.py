@@ -1,5 +1,7 @@
 """`load_policy`: a trained actor from a checkpoint, as a plain function of observations."""
 
+from collections.abc import Mapping
+
 import jax
 import numpy as np
 from flax.training.train_state import TrainState
@@ -26,23 +28,33 @@ class Policy:
             env["obs_dim"],
             env["action_dim"],
         )
+        self.obs_keys = [(k, tuple(shape)) for k, shape in env.get("obs_keys", [])]  # Dict envs
         self.low = np.asarray(env["action_low"], np.float32)
         self.high = np.asarray(env["action_high"], np.float32)
         self._key = jax.random.PRNGKey(seed)
 
     def __call__(self, obs, deterministic: bool = True, key: jax.Array | None = None) -> np.ndarray:
-        """Action(s) for one observation (obs_dim,) or a batch (B, obs_dim).
+        """Action(s) for one observation (obs_dim,) or a batch (B, obs_dim); for a Dict env also
+        its dict of arrays, flattened in the env's key order as training saw it.
 
         deterministic=True: tanh of the Gaussian mean (SAC's evaluation action). Otherwise a sample
         from the policy, drawn with `key`, or with the policy's own key stream when key is None.
         """
         if not deterministic and key is None:
             self._key, key = jax.random.split(self._key)
-        obs = np.asarray(obs, np.float32)
+        obs = self.flatten(obs) if isinstance(obs, Mapping) else np.asarray(obs, np.float32)
         unit = np.asarray(
             select_action(self.actor, obs, None if deterministic else key, self.obs_stats)
         )
         return self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
+
+    def flatten(self, obs: Mapping) -> np.ndarray:
+        """A Dict env's observation (one, or a batch along a leading axis) as its flat vector."""
+        if not self.obs_keys:
+            raise ValueError(f"{self.env_id} has flat observations; pass an array, not a dict")
+        parts = [np.asarray(obs[key], np.float32) for key, _ in self.obs_keys]
+        lead = parts[0].shape[: parts[0].ndim - len(self.obs_keys[0][1])]  # () or (batch,)
+        return np.concatenate([p.reshape(*lead, -1) for p in parts], axis=-1)
 
 
 def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:

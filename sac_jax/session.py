@@ -17,7 +17,7 @@ import numpy as np
 from sac_jax import config as config_lib
 from sac_jax.checkpointing import Checkpointer, CheckpointError, host_zeros_like
 from sac_jax.distributed import all_processes
-from sac_jax.envs import env_dims, env_info, env_state, make_env, set_env_state
+from sac_jax.envs import EnvCreator, env_dims, env_info, env_state, make_env, set_env_state
 from sac_jax.loop_state import LoopState
 from sac_jax.placement import Placement, placement, seed_slice, stack_seeds
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
@@ -227,14 +227,15 @@ def _restore(session: Session) -> None:
     s.state = stack_seeds(states)
 
 
-def _build(config, workdir: str) -> Session:
+def _build(config, workdir: str, creator: EnvCreator | None) -> Session:
     """Everything fresh: envs reset with each trial's seed, its state, an empty buffer."""
     all_trials = expand_trials(config)
     where = placement(len(all_trials), config.batch_size, config.shard)
     trials = [all_trials[i] for i in where.seeds]
     seeds = [t.seed for t in trials]
-    envs = [make_env(config.env_id, s) for s in seeds]
-    eval_envs = [make_env(config.env_id, s + 1) for s in seeds]
+    kwargs = config_lib.env_kwargs(config)
+    envs = [make_env(config.env_id, s, env_kwargs=kwargs, creator=creator) for s in seeds]
+    eval_envs = [make_env(config.env_id, s + 1, env_kwargs=kwargs, creator=creator) for s in seeds]
     obs_dim, action_dim = env_dims(envs[0])
     keys = np.stack([jax.random.PRNGKey(s) for s in seeds])
     state = jax.vmap(lambda key, values: create_state(config, obs_dim, action_dim, key, values))(
@@ -265,12 +266,14 @@ def _build(config, workdir: str) -> Session:
 
 
 @contextlib.contextmanager
-def open_session(config: ml_collections.ConfigDict, workdir: str) -> Iterator[Session]:
+def open_session(
+    config: ml_collections.ConfigDict, workdir: str, creator: EnvCreator | None = None
+) -> Iterator[Session]:
     """The run's session, restored if the workdir has checkpoints, with the workdir locked and
-    its logs open; closes all of it on exit."""
+    its logs open; closes all of it on exit. `creator` makes the envs instead of config.env_id."""
     dirs = process_dirs(workdir, jax.process_count())
     with contextlib.ExitStack() as stack:
-        session = _build(config, workdir)
+        session = _build(config, workdir, creator)
         stack.callback(lambda: [env.close() for env in session.envs + session.eval_envs])
         # A one-process run locks the workdir alone; the processes of a distributed run share
         # its lock and each holds its own folder's, so no two runs of either kind write one.
