@@ -28,6 +28,7 @@ from sac_jax.placement import seed_slice
 from sac_jax.session import Session, open_session
 from sac_jax.sweep import expand_trials, swept_fields
 from sac_jax.update import update_steps
+from sac_jax.wandb_log import require_wandb
 from sac_jax.writers import Progress
 
 OBS_STATS_INTERVAL = 1_000  # env steps between merges of the newest observations into obs_stats
@@ -210,6 +211,7 @@ def train(
         with config.unlocked():
             config.env_id = entry_point(make_env)
     config_lib.validate(config)
+    require_wandb(config)
     log = (lambda *_: None) if quiet else (lambda msg: print(msg, flush=True))
     c = config
     reuse_freed_memory(one_arena=len(expand_trials(c)) > 1)  # sac_jax.hostmem says why

@@ -18,6 +18,7 @@ class LoopState:
     last_episode_return: float | None = None
     last_eval: dict = dataclasses.field(default_factory=dict)
     eval_step: int | None = None  # the step of last_eval
+    wandb_run_id: str | None = None  # the trial's W&B run, continued on resume (sac_jax.wandb_log)
 
     def end_episode(self, reset_obs: np.ndarray) -> None:
         self.last_episode_return, self.episode_return = self.episode_return, 0.0
@@ -44,7 +45,7 @@ class LoopState:
         return {"counters": counters, "random_actions_rng": self.random_actions.bit_generator.state}
 
     def load_state_dict(self, saved: dict) -> None:
-        counters = dict(saved["counters"])
+        counters = {"wandb_run_id": None, **saved["counters"]}  # checkpoints older than W&B logging
         obs = np.asarray(counters.pop("obs"), np.dtype(counters.pop("obs_dtype")))
         fields = {f.name for f in dataclasses.fields(self)} - {"obs", "random_actions"}
         if set(counters) != fields:

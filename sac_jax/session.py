@@ -23,6 +23,7 @@ from sac_jax.placement import Placement, placement, seed_slice, stack_seeds
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.state import SACState, create_state
 from sac_jax.sweep import Trial, expand_trials, stacked_values, trial_config
+from sac_jax.wandb_log import open_runs
 from sac_jax.workdir import (
     TRIAL_DIRS,
     WorkdirLock,
@@ -39,7 +40,7 @@ from sac_jax.writers import RunWriter, truncate_logs
 # Fields a resumed run may change; any other difference from the checkpoint's config is an error.
 RESUMABLE_FIELDS = frozenset(
     "total_steps eval_interval eval_episodes bias_episodes log_interval checkpoint_interval "
-    "keep_checkpoints checkpoint_buffer shard".split()
+    "keep_checkpoints checkpoint_buffer shard wandb_project wandb_entity".split()
 )
 
 
@@ -289,11 +290,13 @@ def open_session(
             write_config(workdir, config.to_json_best_effort(indent=2))
             for other in set(log_dirs(workdir)) - set(dirs):  # other process counts' rows
                 truncate_logs(other, session.start)
+        runs = stack.enter_context(open_runs(config, workdir, session.trials, session.loops))
         session.writer = stack.enter_context(
             RunWriter(
                 dirs[jax.process_index()],
                 resume_step=session.start,
                 multi_run=session.num_trials > 1,
+                wandb=runs,
             )
         )
         yield session

@@ -23,9 +23,14 @@ class Trial:
     values: dict  # swept field -> this trial's value; empty without a sweep
 
     @property
+    def point(self) -> str:
+        """`critic_lr=0.0001,tau=0.01`: the sweep point this seed trains at; empty without a sweep."""
+        return ",".join(f"{k}={v}" for k, v in self.values.items())
+
+    @property
     def name(self) -> str:
         """`seed3`, or with a sweep `critic_lr=0.0001,tau=0.01,seed3`: its folder and TB tag."""
-        return ",".join([f"{k}={v}" for k, v in self.values.items()] + [f"seed{self.seed}"])
+        return ",".join(filter(None, [self.point, f"seed{self.seed}"]))
 
     @property
     def tags(self) -> dict:

@@ -7,6 +7,7 @@
       checkpoints/STEP/          with one trial
       TRIAL/checkpoints/STEP/    with several (TRIAL: seed3, or critic_lr=0.001,seed3 in a sweep)
       processP/                  logs and lock of process P when several processes train the run
+      wandb/                     W&B's own files, with config.wandb_project set (sac_jax.wandb_log)
 
 Nothing else in the package spells out a file or folder name of a run.
 """

@@ -82,20 +82,24 @@ class RunWriter:
     `resume_step`: the step a resumed run continues from. Rows and events logged after it (by the
     run that stopped later than its last checkpoint) are dropped, so no step is logged twice.
     `multi_run`: TensorBoard tags get a `/TRIAL_NAME` suffix, so each trial is its own curve.
+    `wandb`: a `sac_jax.wandb_log.WandbRuns` that gets the same scalars, each trial in its own run.
     """
 
-    def __init__(self, log_dir: str, resume_step: int = 0, multi_run: bool = False):
+    def __init__(self, log_dir: str, resume_step: int = 0, multi_run: bool = False, wandb=None):
         _truncate_csvs(log_dir, resume_step)
         self.train = CsvWriter(os.path.join(log_dir, TRAIN_CSV))
         self.eval = CsvWriter(os.path.join(log_dir, EVAL_CSV))
         self.tb = SummaryWriter(log_dir, purge_step=resume_step + 1)
         self.multi_run = multi_run
+        self.wandb = wandb
 
     def _write(self, group: str, csv_writer: CsvWriter, step: int, trial: Trial, scalars: dict):
         csv_writer.write({"step": step, **trial.tags, **scalars})
         suffix = f"/{trial.name}" if self.multi_run else ""
         for k, v in scalars.items():
             self.tb.add_scalar(f"{group}/{k}{suffix}", v, step)
+        if self.wandb is not None:
+            self.wandb.log(trial, step, {f"{group}/{k}": v for k, v in scalars.items()})
 
     def write_train(self, step: int, trial: Trial, scalars: dict) -> None:
         self._write("train", self.train, step, trial, scalars)
