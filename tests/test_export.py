@@ -132,6 +132,20 @@ def test_loader_needs_only_jax(workdir, tmp_path):
     np.testing.assert_allclose(eval(result.stdout), expected, rtol=1e-6, atol=1e-6)
 
 
+def test_onnx_export_runs_in_onnxruntime(workdir, tmp_path):
+    pytest.importorskip("jax2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    out = str(tmp_path / "policy.onnx")
+    main(["--workdir", workdir, "--out", out, "--format", "onnx"])
+    session = ort.InferenceSession(out)
+    policy = load_policy(workdir)
+    for batch in (1, 7):
+        obs = observations(batch, seed=batch)
+        (action,) = session.run(["action"], {"obs": obs})
+        assert action.dtype == np.float32
+        np.testing.assert_allclose(action, policy(obs), rtol=1e-6, atol=1e-6)
+
+
 def test_bad_step_is_a_clear_error(workdir, tmp_path):
     out = tmp_path / "policy.jaxexport"
     result = run_export("--workdir", workdir, "--step", "7", "--out", str(out))
