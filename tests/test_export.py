@@ -5,6 +5,7 @@ weights, and with normalize_obs, statistics far from the identity, so a wrong st
 normalization or missing rescaling would each change the actions.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -112,14 +113,14 @@ def test_asymmetric_action_bounds(tmp_path):
 
 def test_loader_needs_only_jax(workdir, tmp_path):
     """The loader module, copied alone, runs the artifact without importing flax or sac_jax."""
-    out = str(tmp_path / "policy.jaxexport")
-    (tmp_path / "policy.jaxexport").write_bytes(export_policy(load_policy(workdir)))
+    out = tmp_path / "policy.jaxexport"
+    out.write_bytes(export_policy(load_policy(workdir)))
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copy(os.path.join(REPO, "sac_jax", "exported.py"), alone / "exported.py")
     script = (
         "import sys\nimport numpy as np\nfrom exported import load_exported\n"
-        f"action = load_exported({out!r})(np.zeros({OBS_DIM}, np.float32))\n"
+        f"action = load_exported({str(out)!r})(np.zeros({OBS_DIM}, np.float32))\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('flax', 'sac_jax')]\n"
         "print(action.tolist())\n"
     )
@@ -129,7 +130,7 @@ def test_loader_needs_only_jax(workdir, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     expected = load_policy(workdir)(np.zeros(OBS_DIM, np.float32))
-    np.testing.assert_allclose(eval(result.stdout), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(json.loads(result.stdout), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_onnx_export_runs_in_onnxruntime(workdir, tmp_path):
