@@ -2,6 +2,7 @@
 
 from sac_jax.acting import select_action
 from sac_jax.config import default_config, validate
+from sac_jax.exported import load_exported
 from sac_jax.losses import (
     actor_loss,
     backup_value,
@@ -42,6 +43,7 @@ __all__ = [
     "critic_loss",
     "critic_target",
     "default_config",
+    "load_exported",
     "load_policy",
     "make_update_steps",
     "normalize",
