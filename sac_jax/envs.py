@@ -159,8 +159,8 @@ def env_state(env: gym.Env) -> dict | None:
     controls, time, ...; plus the body positions the last `mj_step` left, which are one substep
     behind qpos and which Ant and Humanoid read for their reward before stepping) and envs that
     keep their physics in a NumPy `state` attribute (Pendulum, MountainCarContinuous); for both
-    also the env's NumPy RNG and the TimeLimit step count. Not captured: Box2D envs (LunarLander,
-    BipedalWalker) and anything else.
+    also the env's NumPy RNG and the TimeLimit step count. Not captured: dm_control tasks, Box2D
+    envs (LunarLander, BipedalWalker) and anything else.
     """
     inner, time_limit = env.unwrapped, _time_limit(env)
     if hasattr(inner, "model") and hasattr(inner, "data"):
