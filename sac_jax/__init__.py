@@ -8,9 +8,12 @@ from sac_jax.losses import (
     backup_value,
     critic_loss,
     critic_target,
+    critic_values,
     periodic_copy,
     polyak_update,
+    quantile_huber_loss,
     temperature_loss,
+    truncated_mixture,
 )
 from sac_jax.normalization import RunningStats, normalize, update_stats
 from sac_jax.policy import Policy, load_policy
@@ -42,6 +45,7 @@ __all__ = [
     "create_state",
     "critic_loss",
     "critic_target",
+    "critic_values",
     "default_config",
     "load_exported",
     "load_policy",
@@ -50,9 +54,11 @@ __all__ = [
     "normalize_batch",
     "periodic_copy",
     "polyak_update",
+    "quantile_huber_loss",
     "sac_step",
     "select_action",
     "temperature_loss",
+    "truncated_mixture",
     "update_actor",
     "update_critic",
     "update_step",

@@ -5,7 +5,8 @@ policy whose soft Q the critics learn; the deterministic evaluation policy is an
 For every visited (s_t, a_t):
 
 - the estimate is the online critics' Q(s_t, a_t), reduced over the ensemble as the backup
-  reduces it (min for `min` and `redq`, the mean for `mean` and `doubleq`);
+  reduces it (min for `min` and `redq`, the mean for `mean` and `doubleq`, the mean of the
+  truncated mixture's atoms for `tqc`);
 - the truth is the Monte-Carlo soft return of the episode from there,
   G_t = r_t + sum_{k>=1} gamma^k (r_{t+k} - alpha log pi(a_{t+k}|s_{t+k})),
   the quantity SAC's backup estimates (eq. 2-3); without `backup_entropy` it is the plain
@@ -25,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sac_jax.losses import truncated_mixture
 from sac_jax.normalization import normalize
 
 TAIL_TOLERANCE = 0.01
@@ -97,14 +99,16 @@ def _sample(actor, obs, key, obs_stats):
     return actor.apply_fn({"params": actor.params}, obs).sample_and_log_prob(seed=key)
 
 
-def _reduced_q(critic, obs, actions, obs_stats, backup: str):
+def _reduced_q(critic, obs, actions, obs_stats, backup: str, top_quantiles_to_drop: int):
     if obs_stats is not None:
         obs = normalize(obs_stats, obs)
     q = critic.apply_fn({"params": critic.params}, obs, actions)
+    if backup == "tqc":
+        return truncated_mixture(q, top_quantiles_to_drop).mean(axis=0)
     return q.min(axis=0) if backup in ("min", "redq") else q.mean(axis=0)
 
 
-_reduced_q = jax.jit(_reduced_q, static_argnames="backup")
+_reduced_q = jax.jit(_reduced_q, static_argnames=("backup", "top_quantiles_to_drop"))
 
 
 def measure_state(state, env: gym.Env, config, seed: int) -> dict:
@@ -121,7 +125,12 @@ def measure_state(state, env: gym.Env, config, seed: int) -> dict:
 
     def q_values(obs, actions):
         return _reduced_q(
-            state.critic, jnp.asarray(obs, jnp.float32), actions, stats, config.backup
+            state.critic,
+            jnp.asarray(obs, jnp.float32),
+            actions,
+            stats,
+            config.backup,
+            config.top_quantiles_to_drop,
         )
 
     alpha = float(state.alpha) if config.backup_entropy else 0.0

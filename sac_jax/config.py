@@ -28,7 +28,7 @@ SWEEPABLE = (
 )
 
 CHOICES = {
-    "backup": ("min", "mean", "doubleq", "redq"),
+    "backup": ("min", "mean", "doubleq", "redq", "tqc"),
     "actor_gradient": ("reparametrize", "reinforce"),
     "target_update": ("soft", "hard"),
     "lr_schedule": SCHEDULES,
@@ -90,8 +90,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.actor_entropy = True  # False: drop alpha * log pi from the actor loss (eq. 7)
     # Critic ensemble and backup (see sac_jax.losses.backup_value).
     c.num_critics = 2
-    c.backup = "min"  # min (clipped double-Q) | mean | doubleq (needs 2 critics) | redq
+    c.backup = "min"  # min (clipped double-Q) | mean | doubleq (needs 2 critics) | redq | tqc
     c.redq_subset = 2  # backup=redq: min over a fresh random subset of this many critics
+    c.num_quantiles = 25  # backup=tqc: quantiles M each critic outputs
+    c.top_quantiles_to_drop = 2  # backup=tqc: d, largest atoms dropped per critic from the target
     # Target critic.
     c.target_update = "soft"  # soft: Polyak with tau every update | hard: copy every period updates
     c.tau = _sweepable(0.005)
@@ -110,6 +112,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.hidden_dims = (256, 256)  # widths, one per hidden layer (depth = length)
     c.activation = "relu"
     c.critic_layer_norm = False  # LayerNorm after each critic hidden layer
+    c.critic_dropout = 0.0  # dropout rate after each critic hidden layer in the updates (DroQ)
     c.state_dependent_std = True  # False: one learned log-std vector for all states
     c.log_std_min = -5.0
     c.log_std_max = 2.0
@@ -185,6 +188,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         "actor_update_period",
         "num_critics",
         "redq_subset",
+        "num_quantiles",
         "n_step",
         "num_actor_samples",
         "target_update_period",
@@ -193,7 +197,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             _fail(field, value, "must be a positive integer")
-    for field in ("seed", "bias_episodes"):
+    for field in ("seed", "bias_episodes", "top_quantiles_to_drop"):
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             _fail(field, value, "must be a non-negative integer")
@@ -222,6 +226,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail("num_critics", config.num_critics, "must be 2 with backup='doubleq'")
     if config.backup == "redq" and config.redq_subset > config.num_critics:
         _fail("redq_subset", config.redq_subset, f"must be <= num_critics ({config.num_critics})")
+    if config.backup == "tqc" and config.top_quantiles_to_drop >= config.num_quantiles:
+        _fail(
+            "top_quantiles_to_drop",
+            config.top_quantiles_to_drop,
+            f"must be < num_quantiles ({config.num_quantiles}): each critic keeps an atom",
+        )
+    rate = config.critic_dropout
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        _fail("critic_dropout", rate, "must be a number in [0, 1) (0: no dropout)")
     wd = config.weight_decay
     if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not wd >= 0.0:
         _fail("weight_decay", config.weight_decay, "must be a number >= 0 (0: plain Adam)")

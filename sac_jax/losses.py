@@ -3,10 +3,17 @@
 
 Each loss takes the parameters it differentiates as its first argument and returns (loss, info),
 ready for `jax.grad(..., has_aux=True)`. Everything else it needs comes from the state.
+
+Two sample-efficient variants live in the same pieces. backup=tqc (Kuznetsov et al. 2020,
+"Controlling Overestimation Bias with Truncated Mixture of Continuous Distributional Quantile
+Critics"): quantile critics, a truncated-mixture backup and the quantile Huber loss.
+critic_dropout > 0 (Hiraoka et al. 2022, "Dropout Q-Functions for Doubly Efficient Reinforcement
+Learning", DroQ): the critics run with dropout in every loss, masks drawn from the update's key.
 """
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from sac_jax.networks import deterministic_action
 from sac_jax.state import SACState
@@ -35,6 +42,37 @@ def backup_value(next_q: jax.Array, backup: str, key: jax.Array, redq_subset: in
     raise ValueError(f"backup={backup!r} is not one of min, mean, doubleq, redq")
 
 
+def truncated_mixture(next_z: jax.Array, top_quantiles_to_drop: int) -> jax.Array:
+    """TQC's target atoms: the N critics' M quantiles next_z (N, B, M) pooled per state into one
+    mixture of NM atoms, sorted, and the d * N largest dropped (d = `top_quantiles_to_drop` per
+    critic). Returns the k * N smallest, k = M - d, ascending on a leading axis: (kN, B).
+
+    Dropping the largest atoms of the mixture controls overestimation at the granularity of one
+    atom, where a min over critics can only drop whole critics.
+    """
+    n = next_z.shape[0]
+    pooled = jnp.moveaxis(next_z, 0, -2).reshape(*next_z.shape[1:-1], -1)  # (B, NM)
+    kept = jnp.sort(pooled, axis=-1)[..., : pooled.shape[-1] - top_quantiles_to_drop * n]
+    return jnp.moveaxis(kept, -1, 0)
+
+
+def split_dropout_key(state: SACState, key: jax.Array):
+    """(key, dropout key): a key for the critics' dropout masks split off `key` when
+    `hparams.critic_dropout` > 0; otherwise (key, None), and the key stream is plain SAC's."""
+    if not state.hparams.critic_dropout:
+        return key, None
+    key, dropout_key = jax.random.split(key)
+    return key, dropout_key
+
+
+def critic_values(state: SACState, params, obs: jax.Array, action: jax.Array, dropout_key=None):
+    """The critic ensemble with `params` at (s, a): (N, ...), or (N, ..., M) quantiles for
+    backup=tqc. With a `dropout_key` the critics run with dropout (DroQ), without one they don't."""
+    if dropout_key is None:
+        return state.critic.apply_fn({"params": params}, obs, action)
+    return state.critic.apply_fn({"params": params}, obs, action, rngs={"dropout": dropout_key})
+
+
 def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     """Soft Bellman backup (eq. 2-3), with no gradient, a' ~ pi(.|s'):
 
@@ -42,18 +80,26 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     B the ensemble reduction `hparams.backup` (see `backup_value`); the entropy term is dropped
     when `hparams.backup_entropy` is False. Shape (B,), or (N, B) for backup=doubleq. With n-step
     transitions r is the discounted sum of m rewards and gamma^m replaces gamma.
+
+    backup=tqc: every atom z_(i) of `truncated_mixture` gives a target, y_i = reward_scale * r +
+    gamma * (1 - terminated) * (z_(i) - alpha * log pi(a'|s')), shape (kN, B). With
+    `critic_dropout` the target critics run with dropout too, as in DroQ.
     """
     hp = state.hparams
+    key, dropout_key = split_dropout_key(state, key)
     if hp.backup == "redq":
         key, subset_key = jax.random.split(key)
     else:
         subset_key = None
     pi = state.actor.apply_fn({"params": state.actor.params}, batch.next_obs)
     next_action, next_log_prob = pi.sample_and_log_prob(seed=key)
-    next_q = state.critic.apply_fn(
-        {"params": state.target_critic_params}, batch.next_obs, next_action
+    next_q = critic_values(
+        state, state.target_critic_params, batch.next_obs, next_action, dropout_key
     )
-    next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
+    if hp.backup == "tqc":
+        next_v = truncated_mixture(next_q, hp.top_quantiles_to_drop)
+    else:
+        next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
     if hp.backup_entropy:
         next_v = next_v - state.alpha * next_log_prob
     c = state.scalars
@@ -62,10 +108,31 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     return jax.lax.stop_gradient(y)
 
 
-def critic_loss(critic_params, state: SACState, batch: Batch, target: jax.Array):
-    """J_Q (eq. 5) summed over the ensemble: sum_i E[0.5 * (Q_i(s, a) - y_i)^2]."""
-    q = state.critic.apply_fn({"params": critic_params}, batch.obs, batch.action)
-    loss = 0.5 * jnp.square(q - target).mean(axis=-1).sum()
+def quantile_huber_loss(z: jax.Array, atoms: jax.Array) -> jax.Array:
+    """TQC's critic loss summed over the critics: critic n's quantiles z_n (B, M) at
+    tau_m = (2m - 1) / (2M), m = 1..M, regressed on every target atom y_i of `atoms` (kN, B),
+
+    L_n = E_B[1 / (kNM) sum_m sum_i rho_tau_m(y_i - z_n^m)], rho_tau(u) = |tau - 1{u < 0}| Huber(u),
+
+    Huber with kappa = 1 (quantile regression, Dabney et al. 2018). z is (N, B, M). Summed over
+    critics as J_Q is, so each critic's gradient is that of its own L_n.
+    """
+    m = z.shape[-1]
+    tau = (jnp.arange(m) + 0.5) / m
+    u = atoms.T[None, :, None, :] - z[..., None]  # (N, B, M, kN)
+    rho = jnp.abs(tau[:, None] - (u < 0)) * optax.losses.huber_loss(u)
+    return rho.mean(axis=(1, 2, 3)).sum()
+
+
+def critic_loss(critic_params, state: SACState, batch: Batch, target: jax.Array, key=None):
+    """J_Q (eq. 5) summed over the ensemble: sum_i E[0.5 * (Q_i(s, a) - y_i)^2]; for backup=tqc
+    the `quantile_huber_loss` against all target atoms. `key` draws the critics' dropout masks
+    (`update_critic` passes it only when `hparams.critic_dropout` > 0)."""
+    q = critic_values(state, critic_params, batch.obs, batch.action, key)
+    if state.hparams.backup == "tqc":
+        loss = quantile_huber_loss(q, target)
+    else:
+        loss = 0.5 * jnp.square(q - target).mean(axis=-1).sum()
     return loss, {"critic_loss": loss, "q_mean": q.mean(), "target_mean": target.mean()}
 
 
@@ -83,9 +150,19 @@ def _sample_actions(pi, key: jax.Array, num_samples: int, reparametrize: bool):
     return action, pi.distribution.log_prob(u) - log_det
 
 
+def _actor_q(q: jax.Array, backup: str) -> jax.Array:
+    if backup == "min":
+        return q.min(axis=0)
+    if backup == "tqc":
+        return q.mean(axis=(0, -1))
+    return q.mean(axis=0)
+
+
 def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
     """J_pi (eq. 7): E_s E_{a~pi}[alpha * log pi(a|s) - Q(s, a)], Q = min over critics for
-    backup=min (as in the paper), the ensemble mean otherwise (as REDQ's actor does).
+    backup=min (as in the paper), the ensemble mean otherwise (as REDQ's actor does); for
+    backup=tqc the mean of all M quantiles of all N critics, untruncated (as TQC's actor does).
+    With `critic_dropout` the critics run with dropout here too, as DroQ's do in every update.
 
     actor_gradient=reparametrize (eq. 11-13): a = tanh(mu + sigma * eps); gradients reach the
     actor through a and log pi(a|s).
@@ -102,19 +179,24 @@ def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
     `hparams.actor_entropy` is False.
     """
     hp = state.hparams
+    key, dropout_key = split_dropout_key(state, key)
     pi = state.actor.apply_fn({"params": actor_params}, batch.obs)
     reparametrize = hp.actor_gradient == "reparametrize"
     action, log_prob = _sample_actions(pi, key, hp.num_actor_samples, reparametrize)
     obs = jnp.broadcast_to(batch.obs, action.shape[:-1] + batch.obs.shape[-1:])
-    reduce = (lambda q: q.min(axis=0)) if hp.backup == "min" else (lambda q: q.mean(axis=0))
-    q = reduce(state.critic.apply_fn({"params": state.critic.params}, obs, action))
+
+    def q_of(obs, action):
+        q = critic_values(state, state.critic.params, obs, action, dropout_key)
+        return _actor_q(q, hp.backup)
+
+    q = q_of(obs, action)
     alpha = jax.lax.stop_gradient(state.alpha) if hp.actor_entropy else 0.0
     objective = alpha * log_prob - q
     if reparametrize:
         loss = objective.mean()
     else:
         mode = deterministic_action(pi)
-        baseline = -reduce(state.critic.apply_fn({"params": state.critic.params}, batch.obs, mode))
+        baseline = -q_of(batch.obs, mode)
         loss = (jax.lax.stop_gradient(objective - baseline) * log_prob).mean()
     return loss, {"actor_loss": objective.mean(), "entropy": -log_prob.mean()}
 

@@ -38,17 +38,25 @@ class ConcatDense(nn.Module):
 
 
 class MLP(nn.Module):
-    """Dense layers, each followed by optional LayerNorm and the activation; several inputs are
-    concatenated on the last axis (see `ConcatDense`)."""
+    """Dense layers, each followed by optional dropout, optional LayerNorm and the activation (the
+    order of DroQ's critics, Hiraoka et al. 2022); several inputs are concatenated on the last axis
+    (see `ConcatDense`).
+
+    Dropout is active exactly when the call is given a "dropout" RNG (`rngs={"dropout": key}`), so
+    one module serves training (masks from the state's key stream) and evaluation (no masks).
+    """
 
     hidden_dims: Sequence[int]
     activation: str = "relu"
     layer_norm: bool = False
+    dropout_rate: float = 0.0
 
     @nn.compact
     def __call__(self, *inputs: jnp.ndarray) -> jnp.ndarray:
         for i, width in enumerate(self.hidden_dims):
             x = ConcatDense(width, name=f"Dense_{i}")(*inputs)  # the names nn.Dense would get
+            if self.dropout_rate:
+                x = nn.Dropout(self.dropout_rate, deterministic=not self.has_rng("dropout"))(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = ACTIVATIONS[self.activation](x)
@@ -102,38 +110,52 @@ def deterministic_action(pi: distrax.Distribution) -> jnp.ndarray:
 
 
 class Critic(nn.Module):
-    """Q(s, a) as an MLP on the concatenation [s, a]."""
+    """Q(s, a) as an MLP on the concatenation [s, a]: a scalar, or with `num_quantiles` M the
+    M quantiles theta^1..theta^M of the return distribution Z(s, a) (TQC), on a last axis."""
 
     hidden_dims: Sequence[int] = (256, 256)
     activation: str = "relu"
     layer_norm: bool = False
+    dropout_rate: float = 0.0
+    num_quantiles: int | None = None
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
-        x = MLP(self.hidden_dims, self.activation, self.layer_norm)(obs, action)
-        return nn.Dense(1)(x)[..., 0]
+        x = MLP(self.hidden_dims, self.activation, self.layer_norm, self.dropout_rate)(obs, action)
+        if self.num_quantiles is None:
+            return nn.Dense(1)(x)[..., 0]
+        return nn.Dense(self.num_quantiles)(x)
 
 
 class CriticEnsemble(nn.Module):
-    """`num_critics` independent critics as one module; returns Q of shape (num_critics, ...).
+    """`num_critics` independent critics as one module; returns Q of shape (num_critics, ...), with
+    quantile critics (num_critics, ..., num_quantiles).
 
     `nn.vmap` stacks every critic's parameters on a leading axis, so XLA runs the ensemble as
-    batched matmuls instead of `num_critics` separate ones.
+    batched matmuls instead of `num_critics` separate ones; each critic draws its own dropout masks.
     """
 
     num_critics: int = 2
     hidden_dims: Sequence[int] = (256, 256)
     activation: str = "relu"
     layer_norm: bool = False
+    dropout_rate: float = 0.0
+    num_quantiles: int | None = None
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
         ensemble = nn.vmap(
             Critic,
             variable_axes={"params": 0},
-            split_rngs={"params": True},
+            split_rngs={"params": True, "dropout": True},
             in_axes=None,
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_dims, self.activation, self.layer_norm)(obs, action)
+        return ensemble(
+            self.hidden_dims,
+            self.activation,
+            self.layer_norm,
+            self.dropout_rate,
+            self.num_quantiles,
+        )(obs, action)

@@ -25,6 +25,8 @@ class SACHParams:
     learn_alpha: bool = True
     backup: str = "min"
     redq_subset: int = 2
+    top_quantiles_to_drop: int = 2
+    critic_dropout: float = 0.0
     actor_gradient: str = "reparametrize"
     num_actor_samples: int = 1
     target_update: str = "soft"
@@ -135,6 +137,8 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
         hidden_dims=tuple(config.hidden_dims),
         activation=config.activation,
         layer_norm=config.critic_layer_norm,
+        dropout_rate=float(config.critic_dropout),
+        num_quantiles=config.num_quantiles if config.backup == "tqc" else None,
     )
     critic_params = critic_def.init(critic_key, obs, action)["params"]
     target_entropy = value("target_entropy")
@@ -182,6 +186,8 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
             learn_alpha=bool(config.learn_alpha),
             backup=config.backup,
             redq_subset=int(config.redq_subset),
+            top_quantiles_to_drop=int(config.top_quantiles_to_drop),
+            critic_dropout=float(config.critic_dropout),
             actor_gradient=config.actor_gradient,
             num_actor_samples=int(config.num_actor_samples),
             target_update=config.target_update,

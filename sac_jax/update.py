@@ -38,6 +38,11 @@ def update_critic(
     target_fn=losses.critic_target,
     loss_fn=losses.critic_loss,
 ):
+    """One critic step on J_Q. With `critic_dropout` > 0, `loss_fn` also gets `key=`, split off
+    `key`, for the online critics' dropout masks."""
+    key, dropout_key = losses.split_dropout_key(state, key)
+    if dropout_key is not None:
+        loss_fn = functools.partial(loss_fn, key=dropout_key)
     target = target_fn(state, batch, key)
     grads, info = jax.grad(loss_fn, has_aux=True)(state.critic.params, state, batch, target)
     return state.replace(critic=state.critic.apply_gradients(grads=grads)), info

@@ -29,6 +29,8 @@ OUT_OF_RANGE = {
     "env_id": "NoSuchEnv-v0",
     "num_critics": "0",
     "redq_subset": "0",
+    "top_quantiles_to_drop": "-1",
+    "critic_dropout": "1.0",
 }
 
 

@@ -351,6 +351,8 @@ VARIANTS = [
     dict(num_critic_updates=2, actor_update_period=2),
     dict(lr_schedule="cosine", max_grad_norm=1.0),
     dict(normalize_obs=True, reward_scale=3.0, state_dependent_std=False, critic_layer_norm=True),
+    dict(backup="tqc", num_critics=3, num_quantiles=5, top_quantiles_to_drop=2),
+    dict(critic_dropout=0.01, critic_layer_norm=True, num_critic_updates=4, actor_update_period=4),
 ]
 
 
