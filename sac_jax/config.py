@@ -208,8 +208,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
             "env_kwargs", config.env_kwargs, 'must be a dict of keyword arguments, e.g. {"g": 9.8}'
         )
     for field in ("wandb_project", "wandb_entity"):
-        if config[field] is not None and (not isinstance(config[field], str) or not config[field]):
-            _fail(field, config[field], "must be None (off) or a non-empty string")
+        name = config[field]
+        if name is not None and (
+            not isinstance(name, str) or not name or set(name) & set(r"/\#?%:")
+        ):
+            _fail(field, name, "must be None (off) or a non-empty name without any of / \\ # ? % :")
     if not isinstance(config.checkpoint_buffer, bool):
         _fail("checkpoint_buffer", config.checkpoint_buffer, "must be True or False")
     if config.learning_starts < 1:

@@ -38,6 +38,8 @@ def bad_values(field: str, default) -> list[str]:
     """(wrong type, out of range, a list where a number is expected) for one field."""
     if field in SWEEPABLE:  # lists are sweeps here: a list with a bad value instead
         return ["abc", OUT_OF_RANGE.get(field, "-1"), '[0.1,"a"]']
+    if field.startswith("wandb_"):  # optional names: any text is a string, so bad names only
+        return ["", "team/project", "run#1"]
     if field == "hidden_dims":
         return ["abc", OUT_OF_RANGE[field], "[1,[2]]"]
     if isinstance(default, bool):
