@@ -1,6 +1,6 @@
 """Is configuration B really better than A, or is the difference seed noise?
 
-    python -m sac_jax.compare RUNS_A RUNS_B [--out compare.png] [--names A B]
+    python -m sac_jax.compare RUNS_A RUNS_B [--out compare.png] [--names A B] [--metric M]
 
 RUNS_A and RUNS_B are run folders (a `train.py --workdir`, one or several seeds) or glob patterns
 over them (quote them: 'runs/hopper_doubleq_seed*'). For each group it takes every seed's curve
@@ -10,6 +10,9 @@ the difference of the means and of the IQMs (B - A) with 95% bootstrap confidenc
 seeds, the probability that a seed of B beats a seed of A, and a verdict: a difference is
 "detected" when the interval of the difference of means excludes 0. When none is, it estimates
 how many seeds per group would resolve the observed difference (80% power, 5% level).
+
+`--metric` compares another eval.csv column the same way, e.g. `q_bias_normalized` (the critics'
+overestimation, sac_jax.bias); the verdict then says which is higher, not which is better.
 """
 
 import argparse
@@ -23,14 +26,16 @@ from sac_jax import stats
 from sac_jax.plot import Curve, plot_curves, read_evals
 
 
-def read_group(patterns: Sequence[str]) -> list[Curve]:
-    """Every seed's curve of the run folders that `patterns` name or match."""
+def read_group(patterns: Sequence[str], metric: str = "return_mean") -> list[Curve]:
+    """Every seed's curve of `metric` in the run folders that `patterns` name or match."""
     dirs = sorted({d for p in patterns for d in (glob.glob(p) or [p])})
     curves = []
     for d in dirs:
         if not os.path.isdir(d):
             raise FileNotFoundError(f"{d!r}: no such run folder, and the pattern matched none")
-        points = read_evals(d)
+        points = read_evals(d, metric)
+        if not points:
+            raise ValueError(f"{d!r}: its eval.csv has no {metric!r} values")
         if len(points) > 1:
             raise ValueError(
                 f"{d!r} holds a sweep ({sorted(points)}): compare one sweep point's folder"
@@ -45,17 +50,20 @@ def scores(curves: list[Curve], steps: np.ndarray) -> dict[str, np.ndarray]:
     return {"final": values[:, -1], "AUC": values.mean(axis=1)}
 
 
-def verdict(low: float, high: float, names=("A", "B")) -> str:
+def verdict(low: float, high: float, names=("A", "B"), higher: str = "better") -> str:
     if low > 0:
-        return f"{names[1]} better"
+        return f"{names[1]} {higher}"
     if high < 0:
-        return f"{names[0]} better"
+        return f"{names[0]} {higher}"
     return "no difference detected"
 
 
-def compare(a: list[Curve], b: list[Curve], names=("A", "B"), reps: int = 10_000) -> dict:
-    """Per score ('final', 'AUC'): the differences, P(B > A), the verdict, and (when no difference
-    is detected) the seeds per group that would resolve the observed one."""
+def compare(
+    a: list[Curve], b: list[Curve], names=("A", "B"), reps: int = 10_000, higher: str = "better"
+) -> dict:
+    """Per score ('final', 'AUC'): the differences, P(B > A), the verdict (`higher`: the word for
+    a larger value), and (when no difference is detected) the seeds per group that would resolve
+    the observed one."""
     steps = a[0].steps
     for c in a[1:] + b:
         steps = np.intersect1d(steps, c.steps)
@@ -70,7 +78,7 @@ def compare(a: list[Curve], b: list[Curve], names=("A", "B"), reps: int = 10_000
         iqm = stats.difference_ci(sa[key], sb[key], stats.iqm, reps)
         poi = stats.probability_of_improvement_ci(sb[key], sa[key], reps=min(reps, 2000))
         result = dict(mean_a=sa[key].mean(), mean_b=sb[key].mean(), mean=mean, iqm=iqm, poi=poi)
-        result["verdict"] = verdict(mean[1], mean[2], names)
+        result["verdict"] = verdict(mean[1], mean[2], names, higher)
         if result["verdict"] == "no difference detected":
             result["seeds_needed"] = stats.seeds_to_resolve(sa[key], sb[key])
         report[key] = result
@@ -84,9 +92,9 @@ def format_report(report: dict, names=("A", "B")) -> str:
     for key in ("final", "AUC"):
         r = report[key]
         lines += [
-            f"{key}: {a} {r['mean_a']:.1f}, {b} {r['mean_b']:.1f}",
-            f"  {b} - {a}, mean: {r['mean'][0]:+.1f}  95% CI [{r['mean'][1]:+.1f}, {r['mean'][2]:+.1f}]",
-            f"  {b} - {a}, IQM:  {r['iqm'][0]:+.1f}  95% CI [{r['iqm'][1]:+.1f}, {r['iqm'][2]:+.1f}]",
+            f"{key}: {a} {r['mean_a']:.4g}, {b} {r['mean_b']:.4g}",
+            f"  {b} - {a}, mean: {r['mean'][0]:+.4g}  95% CI [{r['mean'][1]:+.4g}, {r['mean'][2]:+.4g}]",
+            f"  {b} - {a}, IQM:  {r['iqm'][0]:+.4g}  95% CI [{r['iqm'][1]:+.4g}, {r['iqm'][2]:+.4g}]",
             f"  P({b} > {a}) = {r['poi'][0]:.2f}  95% CI [{r['poi'][1]:.2f}, {r['poi'][2]:.2f}]",
             f"  verdict: {r['verdict']}",
         ]
@@ -105,14 +113,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--names", nargs=2, default=("A", "B"), help="labels for A and B")
     parser.add_argument("--out", default="compare.png", help="PNG of both curves")
     parser.add_argument("--reps", type=int, default=10_000, help="bootstrap resamples")
+    parser.add_argument(
+        "--metric", default="return_mean", help="eval.csv column to compare (default: return)"
+    )
     args = parser.parse_args(argv)
+    returns = args.metric == "return_mean"
     try:
-        groups = [read_group([args.runs_a]), read_group([args.runs_b])]
-        report = compare(*groups, names=tuple(args.names), reps=args.reps)
+        groups = [read_group([p], args.metric) for p in (args.runs_a, args.runs_b)]
+        higher = "better" if returns else "higher"
+        report = compare(*groups, names=tuple(args.names), reps=args.reps, higher=higher)
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
     print(format_report(report, tuple(args.names)))
-    plot_curves(dict(zip(args.names, groups)), args.out, title=" vs ".join(args.names))
+    ylabel = "eval return (deterministic)" if returns else args.metric
+    plot_curves(
+        dict(zip(args.names, groups)), args.out, title=" vs ".join(args.names), ylabel=ylabel
+    )
     print(f"wrote {args.out}")
 
 

@@ -41,6 +41,20 @@ def run_python(script: str, env: dict) -> str:
     return out.stdout
 
 
+def run_cli(*args: str, input: str | None = None, timeout: int = 600):
+    """`python ARGS` run from the repository root, as a user runs train.py or a sac_jax module;
+    the CompletedProcess, with text stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=SUBPROCESS_ENV,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def make_batch(seed: int, size: int = 32) -> Batch:
     rng = np.random.default_rng(seed)
     return Batch(

@@ -30,6 +30,7 @@ from tests.helpers import (
     assert_trees_identical,
     fresh_run,
     restore,
+    run_cli,
     save,
     small_config,
 )
@@ -289,13 +290,8 @@ def test_incompatible_run_is_an_error_and_left_alone(overrides, message, trained
 
 
 def test_train_cli_exits_nonzero_on_incompatible_checkpoint(trained_copy):
-    result = subprocess.run(
-        [sys.executable, "train.py", "--config", "configs/pendulum.py", "--workdir", trained_copy],
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_cli(
+        "train.py", "--config", "configs/pendulum.py", "--workdir", trained_copy, timeout=300
     )
     assert result.returncode != 0
     assert "error: checkpoint" in result.stderr and "different config" in result.stderr
@@ -314,22 +310,15 @@ def test_load_policy_acts_in_env_bounds(trained):
 
 def test_evaluate_cli_prints_returns_and_writes_video(trained, tmp_path):
     video = str(tmp_path / "pendulum.gif")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sac_jax.evaluate",
-            "--workdir",
-            trained,
-            "--episodes",
-            "2",
-            "--video",
-            video,
-        ],
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "-m",
+        "sac_jax.evaluate",
+        "--workdir",
+        trained,
+        "--episodes",
+        "2",
+        "--video",
+        video,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr

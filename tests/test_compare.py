@@ -66,10 +66,10 @@ def write_run(run_dir, seeds_finals):
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "eval.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["step", "seed", "return_mean", "return_std"])
+        writer.writerow(["step", "seed", "return_mean", "return_std", "q_bias"])
         for step in STEPS:
             for seed, final in seeds_finals.items():
-                writer.writerow([step, seed, final * step / STEPS[-1], 0.0])
+                writer.writerow([step, seed, final * step / STEPS[-1], 0.0, 1000.0 - final])
 
 
 def test_cli_reads_run_folders_and_glob_patterns_and_draws_both(tmp_path, capsys):
@@ -92,8 +92,23 @@ def test_cli_reads_run_folders_and_glob_patterns_and_draws_both(tmp_path, capsys
     )
     out = capsys.readouterr().out
     assert "single: 3 seeds, clipped: 3 seeds, to step 10000" in out
-    assert "clipped - single, mean: +200.0" in out and "verdict: clipped better" in out
+    assert "clipped - single, mean: +200  95% CI" in out and "verdict: clipped better" in out
     assert matplotlib.image.imread(png).shape[0] > 100
     with pytest.raises(SystemExit):
         compare.main([str(tmp_path / "nothing*"), str(tmp_path / "b_seed*")])
     assert "no such run folder" in capsys.readouterr().err
+
+
+def test_cli_compares_another_metric_by_which_is_higher(tmp_path, capsys):
+    """--metric q_bias: B's seeds (returns 300) have the lower bias (700 vs 900), and the verdict
+    says higher, not better; a column the runs lack is an error naming it."""
+    write_run(tmp_path / "a", {0: 100.0, 1: 110.0, 2: 90.0})
+    write_run(tmp_path / "b", {0: 300.0, 1: 310.0, 2: 290.0})
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "bias.png")]
+    compare.main([*args, "--metric", "q_bias", "--reps", "2000"])
+    out = capsys.readouterr().out
+    assert "final: A 900, B 700" in out and "B - A, mean: -200" in out
+    assert "verdict: A higher" in out
+    with pytest.raises(SystemExit):
+        compare.main([*args, "--metric", "q_true"])
+    assert "its eval.csv has no 'q_true' values" in capsys.readouterr().err

@@ -1,16 +1,11 @@
 """Bad input fails early, naming the field and what is allowed."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from sac_jax import validate
 from sac_jax.envs import make_env
 from sac_jax.loop import train
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import run_cli
 
 
 @pytest.mark.parametrize(
@@ -69,19 +64,13 @@ def test_train_validates_before_creating_anything(tiny_config, tmp_path):
 
 
 def test_cli_rejects_unknown_override(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--config",
-            "configs/pendulum.py",
-            "--workdir",
-            str(tmp_path),
-            "--config.no_such_field=1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "train.py",
+        "--config",
+        "configs/pendulum.py",
+        "--workdir",
+        str(tmp_path),
+        "--config.no_such_field=1",
         timeout=120,
     )
     assert result.returncode != 0
@@ -89,19 +78,13 @@ def test_cli_rejects_unknown_override(tmp_path):
 
 
 def test_cli_bad_value_is_one_clear_line(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--config",
-            "configs/pendulum.py",
-            "--workdir",
-            str(tmp_path / "w"),
-            "--config.gamma=1.5",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "train.py",
+        "--config",
+        "configs/pendulum.py",
+        "--workdir",
+        str(tmp_path / "w"),
+        "--config.gamma=1.5",
         timeout=120,
     )
     assert result.returncode == 1

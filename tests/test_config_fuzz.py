@@ -7,12 +7,10 @@ process per case would cost minutes of JAX start-up)."""
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 from sac_jax.config import SWEEPABLE, default_config
-from tests.helpers import REPO, SUBPROCESS_ENV
+from tests.helpers import run_cli
 
 # Values that are the right type but out of range, per field (the rest are found by type).
 OUT_OF_RANGE = {
@@ -92,15 +90,7 @@ def test_every_field_rejects_bad_values_clearly(tmp_path):
     for field, default in default_config().items():
         for i, value in enumerate(bad_values(field, default)):
             cases.append((field, value, str(tmp_path / f"{field}_{i}")))
-    out = subprocess.run(
-        [sys.executable, "-c", HARNESS],
-        input=json.dumps(cases),
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = run_cli("-c", HARNESS, input=json.dumps(cases))
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(results) == len(cases) == 3 * len(default_config())

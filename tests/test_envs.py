@@ -1,9 +1,6 @@
 """Environments beyond registered flat-Box ids: entry points, env_kwargs, factories, Dict
 observations, dm_control, and clear errors for spaces the agent cannot use."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -12,7 +9,7 @@ from sac_jax.envs import make_env
 from sac_jax.loop import train
 from sac_jax.policy import load_policy
 from tests.custom_envs import PointMass
-from tests.helpers import REPO, SUBPROCESS_ENV
+from tests.helpers import run_cli
 from tests.tiny import tiny_config
 
 SPACE_ENV = "tests.custom_envs:SpaceEnv"
@@ -21,14 +18,14 @@ SPACE_ENV = "tests.custom_envs:SpaceEnv"
 def test_entry_point_with_env_kwargs_trains_from_the_command_line(tmp_path):
     workdir = tmp_path / "run"
     cli = [
-        sys.executable, "train.py", "--config", "configs/pendulum.py",
+        "train.py", "--config", "configs/pendulum.py",
         "--config.env_id=tests.custom_envs:PointMass",
         '--config.env_kwargs={"target": 1.5, "max_steps": 25}',
         "--config.hidden_dims=(32,32)", "--config.batch_size=32", "--config.total_steps=150",
         "--config.learning_starts=50", "--config.eval_interval=150", "--config.eval_episodes=1",
         f"--workdir={workdir}",
     ]  # fmt: skip
-    out = subprocess.run(cli, cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True)
+    out = run_cli(*cli)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "tests.custom_envs:PointMass (obs 2, action 2)" in out.stdout
     policy = load_policy(str(workdir))

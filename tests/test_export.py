@@ -18,7 +18,7 @@ import pytest
 
 from sac_jax import RunningStats, load_exported, load_policy, select_action
 from sac_jax.export import export_policy, main
-from tests.helpers import REPO, SUBPROCESS_ENV, fresh_run, save, small_config
+from tests.helpers import REPO, SUBPROCESS_ENV, fresh_run, run_cli, save, small_config
 
 OBS_DIM = 3  # Pendulum-v1
 
@@ -46,14 +46,7 @@ def observations(batch: int | None, seed: int = 0) -> np.ndarray:
 
 
 def run_export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sac_jax.export", *args],
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli("-m", "sac_jax.export", *args, timeout=300)
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["raw_obs", "normalize_obs"])

@@ -4,8 +4,6 @@ critic is warned about; a save that fails stops the run and leaves the earlier c
 import contextlib
 import errno
 import os
-import subprocess
-import sys
 import warnings
 
 import gymnasium as gym
@@ -18,7 +16,7 @@ import pytest
 from sac_jax import load_policy, loop, make_update_steps, sac_step
 from sac_jax.checkpointing import Checkpointer, CheckpointError
 from sac_jax.health import EnvAndQChecks, NonFiniteError, QRangeWarning, all_finite
-from tests.helpers import REPO, SUBPROCESS_ENV, restore, small_config
+from tests.helpers import restore, run_cli, small_config
 
 NAN_AFTER = 1_200
 
@@ -136,19 +134,12 @@ def test_a_failed_save_stops_the_run_and_keeps_the_earlier_checkpoints(tmp_path,
 def test_a_workdir_that_cannot_be_created_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--config",
-            "configs/pendulum.py",
-            "--workdir",
-            str(blocker / "run"),
-        ],
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "train.py",
+        "--config",
+        "configs/pendulum.py",
+        "--workdir",
+        str(blocker / "run"),
         timeout=300,
     )
     assert result.returncode != 0

@@ -2,8 +2,6 @@
 equals its single run, compiles once with the others, and is tagged in logs and checkpoints."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,11 +17,10 @@ from sac_jax.writers import read_rows
 from tests.helpers import (
     ACTION_DIM,
     OBS_DIM,
-    REPO,
-    SUBPROCESS_ENV,
     assert_trees_close,
     make_batch,
     restore,
+    run_cli,
     small_config,
 )
 
@@ -72,19 +69,8 @@ def test_only_state_leaves_can_be_swept():
     config file, the flag parser from the command line): it cannot share one compiled update."""
     with pytest.raises(TypeError, match="batch_size"):
         small_config(batch_size=[32, 64])
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--config",
-            "configs/pendulum.py",
-            "--config.batch_size=[32,64]",
-        ],
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_cli(
+        "train.py", "--config", "configs/pendulum.py", "--config.batch_size=[32,64]", timeout=120
     )
     assert result.returncode != 0 and "batch_size" in result.stderr
 
@@ -180,26 +166,19 @@ def test_sweep_compiles_its_update_once(tmp_path):
 
 def test_sweep_from_the_command_line(tmp_path):
     workdir = str(tmp_path / "cli")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "--config",
-            "configs/pendulum.py",
-            "--workdir",
-            workdir,
-            "--config.total_steps=120",
-            "--config.learning_starts=100",
-            "--config.eval_interval=120",
-            "--config.eval_episodes=1",
-            "--config.hidden_dims=(16,16)",
-            "--config.batch_size=16",
-            "--config.alpha_lr=[1e-4,1e-3]",
-        ],
-        cwd=REPO,
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "train.py",
+        "--config",
+        "configs/pendulum.py",
+        "--workdir",
+        workdir,
+        "--config.total_steps=120",
+        "--config.learning_starts=100",
+        "--config.eval_interval=120",
+        "--config.eval_episodes=1",
+        "--config.hidden_dims=(16,16)",
+        "--config.batch_size=16",
+        "--config.alpha_lr=[1e-4,1e-3]",
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
