@@ -3,8 +3,9 @@
     python -m sac_jax.plot RUN_DIR [RUN_DIR ...] --out FILE.png [--reference STEP:VALUE:LABEL ...]
 
 Runs are grouped by the `env_id` in their `config.json` (written by `sac_jax.loop.train`), so the
-seeds of one task become one curve; a sweep's points are separate curves. The benchmark draws its
-per-env figures with `plot_curves`.
+seeds of one task become one curve; a sweep's points are separate curves. `--labels`, one per
+RUN_DIR, groups by those instead: configurations of one task, e.g. single vs clipped double-Q.
+The benchmark draws its per-env figures with `plot_curves`.
 """
 
 import argparse
@@ -141,12 +142,16 @@ def plot_curves(
     plt.close(fig)
 
 
-def group_runs(run_dirs: Sequence[str], metric: str = "return_mean") -> dict[str, list[Curve]]:
-    """Curves by task (and by sweep point within a sweep): the seeds of each become one line."""
+def group_runs(
+    run_dirs: Sequence[str], metric: str = "return_mean", labels: Sequence[str] | None = None
+) -> dict[str, list[Curve]]:
+    """Curves by task, or by `labels` (one per run dir), and by sweep point within a sweep: the
+    seeds of each become one line."""
     groups: dict[str, list[Curve]] = {}
-    for run_dir in run_dirs:
+    for i, run_dir in enumerate(run_dirs):
+        name = labels[i] if labels else run_label(run_dir)
         for point, curves in read_evals(run_dir, metric).items():
-            label = f"{run_label(run_dir)} {point}" if point else run_label(run_dir)
+            label = f"{name} {point}" if point else name
             groups.setdefault(label, []).extend(curves)
     return groups
 
@@ -174,8 +179,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="return_mean",
         help="eval.csv column to draw, e.g. q_bias or q_bias_normalized (sac_jax.bias)",
     )
+    parser.add_argument("--labels", nargs="+", help="a curve label per RUN_DIR (default: env id)")
     args = parser.parse_args(argv)
-    groups = group_runs(args.run_dirs, args.metric)
+    if args.labels and len(args.labels) != len(args.run_dirs):
+        parser.error(f"--labels gives {len(args.labels)} labels for {len(args.run_dirs)} run dirs")
+    groups = group_runs(args.run_dirs, args.metric, args.labels)
     ylabel = "eval return (deterministic)" if args.metric == "return_mean" else args.metric
     plot_curves(groups, args.out, args.reference, args.spread, args.title, ylabel=ylabel)
     print(f"wrote {args.out}")

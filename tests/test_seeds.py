@@ -97,6 +97,18 @@ def test_plot_draws_the_seeds_of_one_run_as_mean_and_spread(two_seeds, tmp_path)
     assert os.path.getsize(tmp_path / "curve.png") > 0
 
 
+def test_plot_labels_keep_configurations_of_one_task_apart(two_seeds, tmp_path):
+    """Two run dirs of one env merge into one curve by default; --labels draws one per dir."""
+    (merged,) = group_runs([two_seeds, two_seeds]).values()
+    assert len(merged) == 4
+    groups = group_runs([two_seeds, two_seeds], labels=["single", "clipped"])
+    assert {k: len(v) for k, v in groups.items()} == {"single": 2, "clipped": 2}
+    plot_main([two_seeds, two_seeds, "--labels", "a", "b", "--out", str(tmp_path / "ab.png")])
+    assert os.path.getsize(tmp_path / "ab.png") > 0
+    with pytest.raises(SystemExit):
+        plot_main([two_seeds, two_seeds, "--labels", "a", "--out", str(tmp_path / "x.png")])
+
+
 def test_multi_seed_run_resumes_exactly(two_seeds, tmp_path):
     workdir = str(tmp_path)
     loop.train(small_config(seed=3, num_seeds=2, total_steps=150), workdir, quiet=True)
