@@ -69,7 +69,8 @@ def split_dropout_key(state: SACState, key: jax.Array):
 
 def critic_values(state: SACState, params, obs: jax.Array, action: jax.Array, dropout_key=None):
     """The critic ensemble with `params` at (s, a): (N, ...), or (N, ..., M) quantiles for
-    backup=tqc. With a `dropout_key` the critics run with dropout (DroQ), without one they don't."""
+    backup=tqc. With a `dropout_key` the critics run with dropout (DroQ), without one they don't.
+    With batch_renorm they run in evaluation mode (`joint_critic_loss` has the training pass)."""
     v = variables(state.critic, params)
     if dropout_key is None:
         return state.critic.apply_fn(v, obs, action)
@@ -77,7 +78,8 @@ def critic_values(state: SACState, params, obs: jax.Array, action: jax.Array, dr
 
 
 def _next_sample(state: SACState, batch: Batch, key: jax.Array):
-    """(a' ~ pi(.|s'), log pi(a'|s'), the key of backup=redq's subset or None)."""
+    """(a' ~ pi(.|s'), log pi(a'|s'), the key of backup=redq's subset or None); the actor in
+    evaluation mode with batch_renorm."""
     subset_key = None
     if state.hparams.backup == "redq":
         key, subset_key = jax.random.split(key)

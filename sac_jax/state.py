@@ -182,7 +182,7 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
     critic_updates = max(config.total_steps - config.learning_starts, 1) * config.num_critic_updates
     actor_updates = critic_updates // config.actor_update_period
 
-    def train_state(apply_fn, variables, lr_field, num_updates, network=True):
+    def train_state(apply_fn, initial, lr_field, num_updates, network=True):
         # The optimizer is built with a placeholder rate and the run's rate set as a state leaf,
         # so its (static) closures never capture a traced value. The temperature is one number,
         # not weights: no weight decay, and Adam's usual beta1.
@@ -194,10 +194,10 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
             config.weight_decay if network else 0.0,
             config.adam_b1 if network else 0.9,
         )
-        if "batch_stats" in variables:
-            state = BatchStatsTrainState.create(apply_fn=apply_fn, tx=tx, **variables)
+        if "batch_stats" in initial:  # the variables `init` gave
+            state = BatchStatsTrainState.create(apply_fn=apply_fn, tx=tx, **initial)
         else:
-            state = TrainState.create(apply_fn=apply_fn, params=variables["params"], tx=tx)
+            state = TrainState.create(apply_fn=apply_fn, params=initial["params"], tx=tx)
         # An array step (TrainState.create leaves a Python 0) keeps the first call's jit
         # signature equal to every later one's: one compile per run.
         return state.replace(
