@@ -9,6 +9,7 @@ import numpy as np
 
 from sac_jax.networks import deterministic_action
 from sac_jax.normalization import RunningStats, normalize
+from sac_jax.state import variables
 
 
 @jax.jit
@@ -19,12 +20,13 @@ def select_action(
 
     With a PRNG key: a sample a ~ pi(.|s) (exploration). With key=None: the deterministic
     evaluation action tanh(mean). Pass `obs_stats=state.obs_stats` for a state trained with
-    normalize_obs, so the actor sees observations as it did in training. Only the actor (and the
-    statistics) travel to the device call, not the whole state.
+    normalize_obs, so the actor sees observations as it did in training. An actor with
+    batch_renorm normalizes with its running statistics (evaluation mode). Only the actor (and
+    the statistics) travel to the device call, not the whole state.
     """
     if obs_stats is not None:
         obs = normalize(obs_stats, obs)
-    pi = actor.apply_fn({"params": actor.params}, obs)
+    pi = actor.apply_fn(variables(actor), obs)
     if key is None:
         return deterministic_action(pi)
     return pi.sample(seed=key)

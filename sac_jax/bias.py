@@ -28,6 +28,7 @@ import numpy as np
 
 from sac_jax.losses import truncated_mixture
 from sac_jax.normalization import normalize
+from sac_jax.state import variables
 
 TAIL_TOLERANCE = 0.01
 
@@ -96,13 +97,13 @@ def measure(env: gym.Env, policy, q_values, episodes: int, seed: int, gamma: flo
 def _sample(actor, obs, key, obs_stats):
     if obs_stats is not None:
         obs = normalize(obs_stats, obs)
-    return actor.apply_fn({"params": actor.params}, obs).sample_and_log_prob(seed=key)
+    return actor.apply_fn(variables(actor), obs).sample_and_log_prob(seed=key)
 
 
 def _reduced_q(critic, obs, actions, obs_stats, backup: str, top_quantiles_to_drop: int):
     if obs_stats is not None:
         obs = normalize(obs_stats, obs)
-    q = critic.apply_fn({"params": critic.params}, obs, actions)
+    q = critic.apply_fn(variables(critic), obs, actions)
     if backup == "tqc":
         return truncated_mixture(q, top_quantiles_to_drop).mean(axis=0)
     return q.min(axis=0) if backup in ("min", "redq") else q.mean(axis=0)

@@ -30,7 +30,7 @@ SWEEPABLE = (
 CHOICES = {
     "backup": ("min", "mean", "doubleq", "redq", "tqc"),
     "actor_gradient": ("reparametrize", "reinforce"),
-    "target_update": ("soft", "hard"),
+    "target_update": ("soft", "hard", "none"),
     "lr_schedule": SCHEDULES,
     "shard": ("seed", "batch"),
 }
@@ -61,9 +61,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.learning_starts = 5_000  # uniform random actions before this many env steps
     c.eval_interval = 10_000
     c.eval_episodes = 10
-    c.bias_episodes = (
-        1  # stochastic episodes per evaluation measuring Q's bias (sac_jax.bias); 0: off
-    )
+    c.bias_episodes = 1  # stochastic episodes per evaluation measuring Q's bias (sac_jax.bias)
     c.log_interval = 1_000
     # Checkpoints (WORKDIR/checkpoints/, see docs/checkpoints.md).
     c.checkpoint_interval = 50_000  # env steps between saves; a run also saves at its end
@@ -80,9 +78,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.n_step = 1  # n-step returns: up to n rewards summed per transition, at sample time
     # SAC.
     c.gamma = _sweepable(0.99)
-    c.reward_scale = _sweepable(
-        1.0
-    )  # r -> reward_scale * r in the backup (SAC paper v1's reward scale)
+    c.reward_scale = _sweepable(1.0)  # r -> reward_scale * r in the backup (SAC paper v1's)
     c.learn_alpha = True  # False keeps alpha fixed at init_alpha
     c.init_alpha = _sweepable(1.0)
     c.target_entropy = _sweepable(None)  # None -> -action_dim
@@ -95,7 +91,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.num_quantiles = 25  # backup=tqc: quantiles M each critic outputs
     c.top_quantiles_to_drop = 2  # backup=tqc: d, largest atoms dropped per critic from the target
     # Target critic.
-    c.target_update = "soft"  # soft: Polyak with tau every update | hard: copy every period updates
+    # soft: Polyak with tau every update | hard: copy every period updates | none: no target
+    # critic; the backup bootstraps from the online critics in one pass with Q(s, a) (CrossQ)
+    c.target_update = "soft"
     c.tau = _sweepable(0.005)
     c.target_update_period = 1  # target_update=hard: copy after every this many critic updates
     # Actor gradient.
@@ -108,11 +106,17 @@ def default_config() -> ml_collections.ConfigDict:
     c.lr_schedule = "constant"  # constant | linear (to 0) | cosine (to 0)
     c.max_grad_norm = config_dict.placeholder(float)  # None: no clipping; else global-norm clip
     c.weight_decay = 0.0  # > 0: AdamW's decoupled weight decay on the actor and critics
+    c.adam_b1 = 0.9  # Adam's beta1 (first-moment decay) for the actor and critics
     # Networks.
     c.hidden_dims = (256, 256)  # widths, one per hidden layer (depth = length)
+    c.critic_hidden_dims = config_dict.placeholder(tuple)  # the critics' widths; None: hidden_dims
     c.activation = "relu"
     c.critic_layer_norm = False  # LayerNorm after each critic hidden layer
     c.critic_dropout = 0.0  # dropout rate after each critic hidden layer in the updates (DroQ)
+    # Batch Renormalization on the input and after every hidden activation of the actor and the
+    # critics (CrossQ; needs target_update="none"), plain batch norm for the first warm-up passes.
+    c.batch_renorm = False
+    c.batch_renorm_warmup = 100_000  # training passes of each network with r = 1, d = 0
     c.state_dependent_std = True  # False: one learned log-std vector for all states
     c.log_std_min = -5.0
     c.log_std_max = 2.0
@@ -197,7 +201,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             _fail(field, value, "must be a positive integer")
-    for field in ("seed", "bias_episodes", "top_quantiles_to_drop"):
+    for field in ("seed", "bias_episodes", "top_quantiles_to_drop", "batch_renorm_warmup"):
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             _fail(field, value, "must be a non-negative integer")
@@ -213,8 +217,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             not isinstance(name, str) or not name or set(name) & set(r"/\#?%:")
         ):
             _fail(field, name, "must be None (off) or a non-empty name without any of / \\ # ? % :")
-    if not isinstance(config.checkpoint_buffer, bool):
-        _fail("checkpoint_buffer", config.checkpoint_buffer, "must be True or False")
+    for field in ("checkpoint_buffer", "batch_renorm"):
+        if not isinstance(config[field], bool):
+            _fail(field, config[field], "must be True or False")
     if config.learning_starts < 1:
         _fail(
             "learning_starts", config.learning_starts, "must be >= 1 (the first batch needs data)"
@@ -235,17 +240,27 @@ def validate(config: ml_collections.ConfigDict) -> None:
             config.top_quantiles_to_drop,
             f"must be < num_quantiles ({config.num_quantiles}): each critic keeps an atom",
         )
+    if config.batch_renorm and config.target_update != "none":  # CrossQ's joint pass
+        _fail("target_update", config.target_update, "must be 'none' with batch_renorm=True")
     rate = config.critic_dropout
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
         _fail("critic_dropout", rate, "must be a number in [0, 1) (0: no dropout)")
     wd = config.weight_decay
     if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not wd >= 0.0:
         _fail("weight_decay", config.weight_decay, "must be a number >= 0 (0: plain Adam)")
+    b1 = config.adam_b1
+    if isinstance(b1, bool) or not isinstance(b1, (int, float)) or not 0.0 <= b1 < 1.0:
+        _fail("adam_b1", b1, "must be a number in [0, 1)")
     if config.max_grad_norm is not None and not config.max_grad_norm > 0.0:
         _fail("max_grad_norm", config.max_grad_norm, "must be None (no clipping) or > 0")
-    widths = config.hidden_dims
-    if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in widths):
-        _fail("hidden_dims", config.hidden_dims, "must be a non-empty sequence of positive widths")
+    for field in ("hidden_dims", "critic_hidden_dims"):
+        widths = config[field]
+        if field == "critic_hidden_dims" and widths is None:  # the actor's widths
+            continue
+        if not widths or any(
+            isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in widths
+        ):
+            _fail(field, widths, "must be a non-empty sequence of positive widths")
     if config.activation not in ACTIVATIONS:
         _fail("activation", config.activation, f"must be one of {sorted(ACTIVATIONS)}")
     if not config.log_std_min < config.log_std_max:

@@ -27,7 +27,7 @@ class QRangeWarning(UserWarning):
 def all_finite(tree) -> jax.Array:
     """True iff every float leaf of `tree` is finite, as one device scalar."""
     leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves], bool))  # [] is True
 
 
 def guard(update_fn):

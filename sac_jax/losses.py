@@ -9,6 +9,8 @@ Two sample-efficient variants live in the same pieces. backup=tqc (Kuznetsov et 
 Critics"): quantile critics, a truncated-mixture backup and the quantile Huber loss.
 critic_dropout > 0 (Hiraoka et al. 2022, "Dropout Q-Functions for Doubly Efficient Reinforcement
 Learning", DroQ): the critics run with dropout in every loss, masks drawn from the update's key.
+target_update="none" with batch_renorm (Bhatt et al. 2024, "CrossQ: Batch Normalization in Deep
+Reinforcement Learning for Greater Sample Efficiency and Simplicity"): `joint_critic_loss`.
 """
 
 import jax
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from sac_jax.networks import deterministic_action
-from sac_jax.state import SACState
+from sac_jax.state import SACState, training_pass, variables
 from sac_jax.types import Batch
 
 
@@ -67,10 +69,38 @@ def split_dropout_key(state: SACState, key: jax.Array):
 
 def critic_values(state: SACState, params, obs: jax.Array, action: jax.Array, dropout_key=None):
     """The critic ensemble with `params` at (s, a): (N, ...), or (N, ..., M) quantiles for
-    backup=tqc. With a `dropout_key` the critics run with dropout (DroQ), without one they don't."""
+    backup=tqc. With a `dropout_key` the critics run with dropout (DroQ), without one they don't.
+    With batch_renorm they run in evaluation mode (`joint_critic_loss` has the training pass)."""
+    v = variables(state.critic, params)
     if dropout_key is None:
-        return state.critic.apply_fn({"params": params}, obs, action)
-    return state.critic.apply_fn({"params": params}, obs, action, rngs={"dropout": dropout_key})
+        return state.critic.apply_fn(v, obs, action)
+    return state.critic.apply_fn(v, obs, action, rngs={"dropout": dropout_key})
+
+
+def _next_sample(state: SACState, batch: Batch, key: jax.Array):
+    """(a' ~ pi(.|s'), log pi(a'|s'), the key of backup=redq's subset or None); the actor in
+    evaluation mode with batch_renorm."""
+    subset_key = None
+    if state.hparams.backup == "redq":
+        key, subset_key = jax.random.split(key)
+    pi = state.actor.apply_fn(variables(state.actor), batch.next_obs)
+    return *pi.sample_and_log_prob(seed=key), subset_key
+
+
+def soft_backup(state: SACState, batch: Batch, next_q, next_log_prob, subset_key) -> jax.Array:
+    """`critic_target`'s y from the next-state values next_q (N, B) or quantiles (N, B, M) and
+    log pi(a'|s'), under stop_gradient."""
+    hp = state.hparams
+    if hp.backup == "tqc":
+        next_v = truncated_mixture(next_q, hp.top_quantiles_to_drop)
+    else:
+        next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
+    if hp.backup_entropy:
+        next_v = next_v - state.alpha * next_log_prob
+    c = state.scalars
+    discount = getattr(batch, "discount", c.gamma)  # an NStepBatch carries gamma^m
+    y = c.reward_scale * batch.reward + discount * (1.0 - batch.terminated) * next_v
+    return jax.lax.stop_gradient(y)
 
 
 def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
@@ -85,27 +115,12 @@ def critic_target(state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
     gamma * (1 - terminated) * (z_(i) - alpha * log pi(a'|s')), shape (kN, B). With
     `critic_dropout` the target critics run with dropout too, as in DroQ.
     """
-    hp = state.hparams
     key, dropout_key = split_dropout_key(state, key)
-    if hp.backup == "redq":
-        key, subset_key = jax.random.split(key)
-    else:
-        subset_key = None
-    pi = state.actor.apply_fn({"params": state.actor.params}, batch.next_obs)
-    next_action, next_log_prob = pi.sample_and_log_prob(seed=key)
+    next_action, next_log_prob, subset_key = _next_sample(state, batch, key)
     next_q = critic_values(
         state, state.target_critic_params, batch.next_obs, next_action, dropout_key
     )
-    if hp.backup == "tqc":
-        next_v = truncated_mixture(next_q, hp.top_quantiles_to_drop)
-    else:
-        next_v = backup_value(next_q, hp.backup, subset_key, hp.redq_subset)
-    if hp.backup_entropy:
-        next_v = next_v - state.alpha * next_log_prob
-    c = state.scalars
-    discount = getattr(batch, "discount", c.gamma)  # an NStepBatch carries gamma^m
-    y = c.reward_scale * batch.reward + discount * (1.0 - batch.terminated) * next_v
-    return jax.lax.stop_gradient(y)
+    return soft_backup(state, batch, next_q, next_log_prob, subset_key)
 
 
 def quantile_huber_loss(z: jax.Array, atoms: jax.Array) -> jax.Array:
@@ -129,11 +144,35 @@ def critic_loss(critic_params, state: SACState, batch: Batch, target: jax.Array,
     the `quantile_huber_loss` against all target atoms. `key` draws the critics' dropout masks
     (`update_critic` passes it only when `hparams.critic_dropout` > 0)."""
     q = critic_values(state, critic_params, batch.obs, batch.action, key)
+    return _regression(state, q, target)
+
+
+def _regression(state: SACState, q: jax.Array, target: jax.Array):
     if state.hparams.backup == "tqc":
         loss = quantile_huber_loss(q, target)
     else:
         loss = 0.5 * jnp.square(q - target).mean(axis=-1).sum()
     return loss, {"critic_loss": loss, "q_mean": q.mean(), "target_mean": target.mean()}
+
+
+def joint_critic_loss(critic_params, state: SACState, batch: Batch, key: jax.Array):
+    """CrossQ's J_Q (target_update="none"): the critics run once, in training mode, on the joint
+    batch [(s, a); (s', a')], a' ~ pi(.|s') from the actor in evaluation mode. The first half is
+    Q(s, a); the backup (`soft_backup`, as `critic_target` forms it) bootstraps from the second
+    half under stop_gradient, so there is no target critic. With batch_renorm both halves are
+    normalized with the statistics of the joint batch, so Q(s', a') is computed as Q(s, a) is,
+    and info["batch_stats"] holds the running statistics updated from it. The regression is
+    `critic_loss`'s; the key is split as `critic_target` splits it."""
+    key, dropout_key = split_dropout_key(state, key)
+    next_action, next_log_prob, subset_key = _next_sample(state, batch, key)
+    obs = jnp.concatenate([batch.obs, batch.next_obs])
+    action = jnp.concatenate([batch.action, next_action])
+    rngs = {} if dropout_key is None else {"dropout": dropout_key}
+    q_joint, stats = training_pass(state.critic, critic_params, obs, action, rngs=rngs)
+    q, next_q = jnp.split(q_joint, 2, axis=1)
+    target = soft_backup(state, batch, next_q, next_log_prob, subset_key)
+    loss, info = _regression(state, q, target)
+    return loss, {**info, **stats}
 
 
 def _sample_actions(pi, key: jax.Array, num_samples: int, reparametrize: bool):
@@ -163,6 +202,8 @@ def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
     backup=min (as in the paper), the ensemble mean otherwise (as REDQ's actor does); for
     backup=tqc the mean of all M quantiles of all N critics, untruncated (as TQC's actor does).
     With `critic_dropout` the critics run with dropout here too, as DroQ's do in every update.
+    With batch_renorm the actor runs in training mode (its updated statistics in
+    info["batch_stats"]) and the critics in evaluation mode, as in CrossQ.
 
     actor_gradient=reparametrize (eq. 11-13): a = tanh(mu + sigma * eps); gradients reach the
     actor through a and log pi(a|s).
@@ -180,7 +221,7 @@ def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
     """
     hp = state.hparams
     key, dropout_key = split_dropout_key(state, key)
-    pi = state.actor.apply_fn({"params": actor_params}, batch.obs)
+    pi, stats = training_pass(state.actor, actor_params, batch.obs)
     reparametrize = hp.actor_gradient == "reparametrize"
     action, log_prob = _sample_actions(pi, key, hp.num_actor_samples, reparametrize)
     obs = jnp.broadcast_to(batch.obs, action.shape[:-1] + batch.obs.shape[-1:])
@@ -198,7 +239,7 @@ def actor_loss(actor_params, state: SACState, batch: Batch, key: jax.Array):
         mode = deterministic_action(pi)
         baseline = -q_of(batch.obs, mode)
         loss = (jax.lax.stop_gradient(objective - baseline) * log_prob).mean()
-    return loss, {"actor_loss": objective.mean(), "entropy": -log_prob.mean()}
+    return loss, {"actor_loss": objective.mean(), "entropy": -log_prob.mean(), **stats}
 
 
 def temperature_loss(temperature_params, entropy: jax.Array, target_entropy: jax.Array):

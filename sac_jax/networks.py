@@ -1,11 +1,14 @@
 """Flax modules: an MLP torso, the tanh-Gaussian actor and the critic ensemble."""
 
+import functools
 from collections.abc import Callable, Sequence
 
 import distrax
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
+
+from sac_jax.batch_renorm import BatchRenorm
 
 ACTIVATIONS: dict[str, Callable] = {
     "relu": nn.relu,
@@ -40,19 +43,27 @@ class ConcatDense(nn.Module):
 class MLP(nn.Module):
     """Dense layers, each followed by optional dropout, optional LayerNorm and the activation (the
     order of DroQ's critics, Hiraoka et al. 2022); several inputs are concatenated on the last axis
-    (see `ConcatDense`).
+    (see `ConcatDense`). With `batch_renorm`, `BatchRenorm` on the input and after every activation
+    (CrossQ, Bhatt et al. 2024); it normalizes per feature, so normalizing each input is
+    normalizing their concatenation.
 
-    Dropout is active exactly when the call is given a "dropout" RNG (`rngs={"dropout": key}`), so
-    one module serves training (masks from the state's key stream) and evaluation (no masks).
+    Dropout is active exactly when the call is given a "dropout" RNG (`rngs={"dropout": key}`), and
+    Batch Renormalization uses batch statistics exactly when the call may write "batch_stats"
+    (`mutable=["batch_stats"]`), so one module serves training and evaluation.
     """
 
     hidden_dims: Sequence[int]
     activation: str = "relu"
     layer_norm: bool = False
     dropout_rate: float = 0.0
+    batch_renorm: bool = False
+    renorm_warmup: int = 100_000
 
     @nn.compact
     def __call__(self, *inputs: jnp.ndarray) -> jnp.ndarray:
+        renorm = functools.partial(BatchRenorm, warmup=self.renorm_warmup)
+        if self.batch_renorm:
+            inputs = tuple(renorm()(x) for x in inputs)
         for i, width in enumerate(self.hidden_dims):
             x = ConcatDense(width, name=f"Dense_{i}")(*inputs)  # the names nn.Dense would get
             if self.dropout_rate:
@@ -60,6 +71,8 @@ class MLP(nn.Module):
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = ACTIVATIONS[self.activation](x)
+            if self.batch_renorm:
+                x = renorm()(x)
             inputs = (x,)
         return x
 
@@ -88,10 +101,17 @@ class TanhGaussianActor(nn.Module):
     log_std_min: float = -5.0
     log_std_max: float = 2.0
     state_dependent_std: bool = True
+    batch_renorm: bool = False
+    renorm_warmup: int = 100_000
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray) -> distrax.Distribution:
-        h = MLP(self.hidden_dims, self.activation)(obs)
+        h = MLP(
+            self.hidden_dims,
+            self.activation,
+            batch_renorm=self.batch_renorm,
+            renorm_warmup=self.renorm_warmup,
+        )(obs)
         mean = nn.Dense(self.action_dim, name="mean")(h)
         if self.state_dependent_std:
             raw_log_std = nn.Dense(self.action_dim, name="log_std")(h)
@@ -118,10 +138,19 @@ class Critic(nn.Module):
     layer_norm: bool = False
     dropout_rate: float = 0.0
     num_quantiles: int | None = None
+    batch_renorm: bool = False
+    renorm_warmup: int = 100_000
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
-        x = MLP(self.hidden_dims, self.activation, self.layer_norm, self.dropout_rate)(obs, action)
+        x = MLP(
+            self.hidden_dims,
+            self.activation,
+            self.layer_norm,
+            self.dropout_rate,
+            self.batch_renorm,
+            self.renorm_warmup,
+        )(obs, action)
         if self.num_quantiles is None:
             return nn.Dense(1)(x)[..., 0]
         return nn.Dense(self.num_quantiles)(x)
@@ -131,8 +160,9 @@ class CriticEnsemble(nn.Module):
     """`num_critics` independent critics as one module; returns Q of shape (num_critics, ...), with
     quantile critics (num_critics, ..., num_quantiles).
 
-    `nn.vmap` stacks every critic's parameters on a leading axis, so XLA runs the ensemble as
-    batched matmuls instead of `num_critics` separate ones; each critic draws its own dropout masks.
+    `nn.vmap` stacks every critic's parameters (and Batch Renormalization statistics) on a leading
+    axis, so XLA runs the ensemble as batched matmuls instead of `num_critics` separate ones; each
+    critic draws its own dropout masks.
     """
 
     num_critics: int = 2
@@ -141,12 +171,14 @@ class CriticEnsemble(nn.Module):
     layer_norm: bool = False
     dropout_rate: float = 0.0
     num_quantiles: int | None = None
+    batch_renorm: bool = False
+    renorm_warmup: int = 100_000
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, action: jnp.ndarray) -> jnp.ndarray:
         ensemble = nn.vmap(
             Critic,
-            variable_axes={"params": 0},
+            variable_axes={"params": 0, "batch_stats": 0},
             split_rngs={"params": True, "dropout": True},
             in_axes=None,
             out_axes=0,
@@ -158,4 +190,6 @@ class CriticEnsemble(nn.Module):
             self.layer_norm,
             self.dropout_rate,
             self.num_quantiles,
+            self.batch_renorm,
+            self.renorm_warmup,
         )(obs, action)

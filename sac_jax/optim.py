@@ -34,8 +34,10 @@ def make_optimizer(
     decay_steps: int,
     max_grad_norm: float | None,
     weight_decay: float = 0.0,
+    b1: float = 0.9,
 ) -> optax.GradientTransformation:
-    """Adam at `lr` times the schedule's multiplier (1 -> 0 for linear and cosine); with
+    """Adam at `lr` times the schedule's multiplier (1 -> 0 for linear and cosine), first-moment
+    decay `b1` (CrossQ's 0.5 averages gradients over fewer steps than the usual 0.9); with
     `weight_decay` > 0, AdamW (Loshchilov and Hutter 2019): each step also subtracts
     rate * weight_decay * params, decoupled from the gradient's moments.
 
@@ -47,9 +49,9 @@ def make_optimizer(
     def adam(learning_rate):
         rate = lambda count: learning_rate * relative(count)  # noqa: E731
         if weight_decay:
-            tx = optax.adamw(rate, weight_decay=weight_decay)
+            tx = optax.adamw(rate, b1=b1, weight_decay=weight_decay)
         else:
-            tx = optax.adam(rate)
+            tx = optax.adam(rate, b1=b1)
         if max_grad_norm is None:
             return tx
         return optax.chain(optax.clip_by_global_norm(max_grad_norm), tx)

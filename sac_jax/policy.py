@@ -4,12 +4,11 @@ from collections.abc import Mapping
 
 import jax
 import numpy as np
-from flax.training.train_state import TrainState
 
 from sac_jax.acting import select_action
 from sac_jax.checkpointing import Checkpointer, host_zeros_like
 from sac_jax.config import from_json
-from sac_jax.state import create_state
+from sac_jax.state import create_state, variables
 
 
 class Policy:
@@ -60,7 +59,8 @@ class Policy:
 def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:
     """The policy of a run's checkpoint (default: the latest), on this machine's default device.
 
-    Reads only the actor's parameters: no optimizer, critics or replay buffer. Raises
+    Reads only the actor's parameters (and running statistics, with batch_renorm): no optimizer,
+    critics or replay buffer. Raises
     `sac_jax.checkpointing.CheckpointError` naming the problem when there is no usable checkpoint.
     `seed` seeds the key stream of stochastic actions drawn without an explicit key.
     """
@@ -69,16 +69,10 @@ def load_policy(workdir: str, step: int | None = None, seed: int = 0) -> Policy:
         config = from_json(saved_config)
         env = loop["env"]
         full = host_zeros_like(lambda: create_state(config, env["obs_dim"], env["action_dim"]))
-        template = {"actor": {"params": full.actor.params}}
+        template = {"actor": variables(full.actor)}
         if config.normalize_obs:
             template["obs_stats"] = full.obs_stats
         restored, _ = ckpt.restore_arrays(step, template, partial=True)
-    actor = TrainState(
-        step=0,
-        apply_fn=full.actor.apply_fn,
-        params=jax.device_put(restored["actor"]["params"]),
-        tx=None,
-        opt_state=None,
-    )
+    actor = full.actor.replace(step=0, tx=None, opt_state=None, **jax.device_put(restored["actor"]))
     obs_stats = jax.device_put(restored["obs_stats"]) if config.normalize_obs else None
     return Policy(actor, obs_stats, loop, config, step, seed)

@@ -37,6 +37,37 @@ class SACHParams:
     normalize_obs: bool = False
 
 
+class BatchStatsTrainState(TrainState):
+    """The TrainState of a network with Batch Renormalization (batch_renorm): also its running
+    statistics, the flax "batch_stats" collection, which training passes update and the optimizer
+    never touches. Other networks keep the plain TrainState, so their checkpoints keep their
+    layout."""
+
+    batch_stats: flax.core.FrozenDict
+
+
+def variables(train_state: TrainState, params=None) -> dict:
+    """The flax variables to apply `train_state`'s network with: `params` (default: its own) and,
+    with batch_renorm, its running statistics. Applied with them alone the network is in
+    evaluation mode (`training_pass` is the other mode)."""
+    v = {"params": train_state.params if params is None else params}
+    if isinstance(train_state, BatchStatsTrainState):
+        v["batch_stats"] = train_state.batch_stats
+    return v
+
+
+def training_pass(train_state: TrainState, params, *inputs, **kwargs):
+    """`train_state`'s network with `params` in training mode: (output, info). With batch_renorm
+    its layers normalize with the batch's statistics and info is `{"batch_stats": the updated
+    running statistics}`, for `update_*` to store; otherwise this is the plain apply, info {}."""
+    if not isinstance(train_state, BatchStatsTrainState):
+        return train_state.apply_fn({"params": params}, *inputs, **kwargs), {}
+    out, mutated = train_state.apply_fn(
+        variables(train_state, params), *inputs, mutable=["batch_stats"], **kwargs
+    )
+    return out, {"batch_stats": mutated["batch_stats"]}
+
+
 @flax.struct.dataclass
 class SACScalars:
     """The numeric hyperparameters of the losses, held as float32 leaves of the state: one compiled
@@ -53,13 +84,14 @@ class SACScalars:
 class SACState:
     """Everything `update_step` reads and writes.
 
-    actor / critic / temperature are `TrainState`s (params, optimizer state, apply_fn, step);
-    `temperature.params` is `{"log_alpha": scalar}`. `target_critic_params` has the critic's
-    structure. `obs_stats` are the running observation statistics (used when
-    `hparams.normalize_obs`). `key` is consumed by each update; `step` counts updates (critic
-    steps). `scalars` are the losses' numeric hyperparameters (leaves); the learning rates are
-    leaves of the optimizer states (`sac_jax.optim.learning_rate`). `hparams` is a static field:
-    it is not a leaf, so jit, vmap and Orbax see only arrays.
+    actor / critic / temperature are `TrainState`s (params, optimizer state, apply_fn, step), the
+    actor's and critic's `BatchStatsTrainState`s with batch_renorm; `temperature.params` is
+    `{"log_alpha": scalar}`. `target_critic_params` has the critic's structure, and is empty
+    with target_update="none" (no target critic). `obs_stats` are the running observation
+    statistics (used when `hparams.normalize_obs`). `key` is consumed by each update; `step`
+    counts updates (critic steps). `scalars` are the losses' numeric hyperparameters (leaves); the
+    learning rates are leaves of the optimizer states (`sac_jax.optim.learning_rate`). `hparams`
+    is a static field: it is not a leaf, so jit, vmap and Orbax see only arrays.
     """
 
     actor: TrainState
@@ -122,6 +154,7 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
     obs = jnp.zeros((1, obs_dim), jnp.float32)
     action = jnp.zeros((1, action_dim), jnp.float32)
 
+    renorm = dict(batch_renorm=config.batch_renorm, renorm_warmup=config.batch_renorm_warmup)
     actor_def = _module(
         TanhGaussianActor,
         action_dim=action_dim,
@@ -130,17 +163,18 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
         log_std_min=config.log_std_min,
         log_std_max=config.log_std_max,
         state_dependent_std=config.state_dependent_std,
+        **renorm,
     )
     critic_def = _module(
         CriticEnsemble,
         num_critics=config.num_critics,
-        hidden_dims=tuple(config.hidden_dims),
+        hidden_dims=tuple(config.critic_hidden_dims or config.hidden_dims),
         activation=config.activation,
         layer_norm=config.critic_layer_norm,
         dropout_rate=float(config.critic_dropout),
         num_quantiles=config.num_quantiles if config.backup == "tqc" else None,
+        **renorm,
     )
-    critic_params = critic_def.init(critic_key, obs, action)["params"]
     target_entropy = value("target_entropy")
     if target_entropy is None:
         target_entropy = -float(action_dim)
@@ -148,13 +182,22 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
     critic_updates = max(config.total_steps - config.learning_starts, 1) * config.num_critic_updates
     actor_updates = critic_updates // config.actor_update_period
 
-    def train_state(apply_fn, params, lr_field, num_updates, weight_decay=config.weight_decay):
+    def train_state(apply_fn, initial, lr_field, num_updates, network=True):
         # The optimizer is built with a placeholder rate and the run's rate set as a state leaf,
-        # so its (static) closures never capture a traced value.
+        # so its (static) closures never capture a traced value. The temperature is one number,
+        # not weights: no weight decay, and Adam's usual beta1.
         tx = make_optimizer(
-            1.0, config.lr_schedule, num_updates, config.max_grad_norm, weight_decay
+            1.0,
+            config.lr_schedule,
+            num_updates,
+            config.max_grad_norm,
+            config.weight_decay if network else 0.0,
+            config.adam_b1 if network else 0.9,
         )
-        state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx)
+        if "batch_stats" in initial:  # the variables `init` gave
+            state = BatchStatsTrainState.create(apply_fn=apply_fn, tx=tx, **initial)
+        else:
+            state = TrainState.create(apply_fn=apply_fn, params=initial["params"], tx=tx)
         # An array step (TrainState.create leaves a Python 0) keeps the first call's jit
         # signature equal to every later one's: one compile per run.
         return state.replace(
@@ -162,18 +205,22 @@ def _build_state(config, obs_dim: int, action_dim: int, key: jax.Array, values: 
             opt_state=with_learning_rate(state.opt_state, value(lr_field)),
         )
 
+    critic = train_state(
+        critic_def.apply, critic_def.init(critic_key, obs, action), "critic_lr", critic_updates
+    )
+    if config.target_update == "none":
+        target_critic_params = {}
+    else:
+        target_critic_params = jax.tree.map(jnp.copy, critic.params)  # own buffers: donatable
+    log_alpha = jnp.log(jnp.asarray(value("init_alpha"), jnp.float32))
     return SACState(
         actor=train_state(
-            actor_def.apply, actor_def.init(actor_key, obs)["params"], "actor_lr", actor_updates
+            actor_def.apply, actor_def.init(actor_key, obs), "actor_lr", actor_updates
         ),
-        critic=train_state(critic_def.apply, critic_params, "critic_lr", critic_updates),
-        target_critic_params=jax.tree.map(jnp.copy, critic_params),  # own buffers: donatable
+        critic=critic,
+        target_critic_params=target_critic_params,
         temperature=train_state(
-            None,
-            {"log_alpha": jnp.log(jnp.asarray(value("init_alpha"), jnp.float32))},
-            "alpha_lr",
-            actor_updates,
-            weight_decay=0.0,  # the temperature is one number, not weights to shrink
+            None, {"params": {"log_alpha": log_alpha}}, "alpha_lr", actor_updates, network=False
         ),
         obs_stats=RunningStats.create(obs_dim),
         key=key,

@@ -3,7 +3,8 @@
 Update order (one order, tested): critic (backup from the pre-update actor and alpha), then, every
 `actor_update_period`-th update, the actor against the updated critic and the temperature from the
 entropy the actor step measured, then the target update from the updated critic. `state.step`
-counts these updates (= critic steps).
+counts these updates (= critic steps). With target_update="none" the critic step is CrossQ's joint
+pass (`update_critic_jointly`) and there is no target update.
 
 A variant is a different composition: `sac_step` takes the losses as arguments, and
 `make_update_steps` turns any `(state, batch) -> (state, metrics)` step into the fused, jitted form
@@ -45,12 +46,33 @@ def update_critic(
         loss_fn = functools.partial(loss_fn, key=dropout_key)
     target = target_fn(state, batch, key)
     grads, info = jax.grad(loss_fn, has_aux=True)(state.critic.params, state, batch, target)
-    return state.replace(critic=state.critic.apply_gradients(grads=grads)), info
+    critic, info = _apply_gradients(state.critic, grads, info)
+    return state.replace(critic=critic), info
+
+
+def update_critic_jointly(
+    state: SACState, batch: Batch, key: jax.Array, loss_fn=losses.joint_critic_loss
+):
+    """One critic step on CrossQ's J_Q: target and Q(s, a) from one training-mode pass."""
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.critic.params, state, batch, key)
+    critic, info = _apply_gradients(state.critic, grads, info)
+    return state.replace(critic=critic), info
 
 
 def update_actor(state: SACState, batch: Batch, key: jax.Array, loss_fn=losses.actor_loss):
     grads, info = jax.grad(loss_fn, has_aux=True)(state.actor.params, state, batch, key)
-    return state.replace(actor=state.actor.apply_gradients(grads=grads)), info
+    actor, info = _apply_gradients(state.actor, grads, info)
+    return state.replace(actor=actor), info
+
+
+def _apply_gradients(train_state, grads, info: dict):
+    """The optimizer step; with batch_renorm also the running statistics of the loss's training
+    pass, which `info` carries under "batch_stats" (state, not a metric: removed from info)."""
+    if "batch_stats" not in info:
+        return train_state.apply_gradients(grads=grads), info
+    info = dict(info)
+    batch_stats = info.pop("batch_stats")
+    return train_state.apply_gradients(grads=grads, batch_stats=batch_stats), info
 
 
 def update_temperature(state: SACState, entropy: jax.Array):
@@ -64,8 +86,10 @@ def update_temperature(state: SACState, entropy: jax.Array):
 
 
 def update_target(state: SACState) -> SACState:
-    """Soft (Polyak, every update) or hard (copy when the update count hits the period)."""
+    """Soft (Polyak, every update), hard (copy when the update count hits the period), or none."""
     hp = state.hparams
+    if hp.target_update == "none":
+        return state
     if hp.target_update == "soft":
         target = losses.polyak_update(
             state.critic.params, state.target_critic_params, state.scalars.tau
@@ -89,15 +113,23 @@ def sac_step(
     critic_target_fn=losses.critic_target,
     critic_loss_fn=losses.critic_loss,
     actor_loss_fn=losses.actor_loss,
+    joint_critic_loss_fn=losses.joint_critic_loss,
 ):
     """One update (unjitted), composed from the given pure pieces; defaults are SAC.
 
     With actor_update_period P > 1 the actor and temperature step on updates P, 2P, ... (counting
-    from 1); on the others their metrics are NaN.
+    from 1); on the others their metrics are NaN. With target_update="none" the critic step is
+    `update_critic_jointly` with `joint_critic_loss_fn` (the target and critic loss pieces are
+    one there).
     """
     batch = normalize_batch(state, batch)
     key, critic_key, actor_key = jax.random.split(state.key, 3)
-    state, critic_info = update_critic(state, batch, critic_key, critic_target_fn, critic_loss_fn)
+    if state.hparams.target_update == "none":
+        state, critic_info = update_critic_jointly(state, batch, critic_key, joint_critic_loss_fn)
+    else:
+        state, critic_info = update_critic(
+            state, batch, critic_key, critic_target_fn, critic_loss_fn
+        )
     policy_step = functools.partial(_policy_step, actor_loss_fn=actor_loss_fn)
     period = state.hparams.actor_update_period
     if period == 1:

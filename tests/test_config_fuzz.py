@@ -24,6 +24,9 @@ OUT_OF_RANGE = {
     "log_std_max": "-6.0",  # <= log_std_min
     "max_grad_norm": "-1",
     "hidden_dims": "(0,)",
+    "critic_hidden_dims": "(0,)",
+    "batch_renorm_warmup": "-1",
+    "adam_b1": "1.0",
     "env_id": "NoSuchEnv-v0",
     "num_critics": "0",
     "redq_subset": "0",
@@ -38,7 +41,7 @@ def bad_values(field: str, default) -> list[str]:
         return ["abc", OUT_OF_RANGE.get(field, "-1"), '[0.1,"a"]']
     if field.startswith("wandb_"):  # optional names: any text is a string, so bad names only
         return ["", "team/project", "run#1"]
-    if field == "hidden_dims":
+    if field in ("hidden_dims", "critic_hidden_dims"):
         return ["abc", OUT_OF_RANGE[field], "[1,[2]]"]
     if isinstance(default, bool):
         return ["maybe", "2", "[1]"]

@@ -1,4 +1,4 @@
-"""configs/variants (TQC, DroQ): the papers' settings, one compiled update per run, exact resume
+"""configs/variants (TQC, DroQ, CrossQ): the papers' settings, one compiled update per run, exact resume
 with each variant's state, and learning Pendulum-v1 in a short run."""
 
 import importlib.util
@@ -13,7 +13,7 @@ from sac_jax.placement import placement
 from sac_jax.writers import read_rows
 from tests.helpers import REPO, assert_trees_identical, restore
 
-NAMES = ("tqc", "droq")
+NAMES = ("tqc", "droq", "crossq")
 
 
 def variant(name, **overrides):
@@ -31,21 +31,37 @@ def test_the_configs_hold_the_papers_settings():
     tqc, doc = variant("tqc")
     assert "Truncated Mixture of" in doc and "Kuznetsov et al. 2020" in doc
     assert (tqc.backup, tqc.num_critics, tqc.num_quantiles) == ("tqc", 5, 25)
-    assert (tqc.top_quantiles_to_drop, tuple(tqc.hidden_dims)) == (2, (512, 512, 512))
+    assert tqc.top_quantiles_to_drop == 2
+    assert (tuple(tqc.hidden_dims), tuple(tqc.critic_hidden_dims)) == ((256, 256), (512, 512, 512))
     droq, doc = variant("droq")
     assert "Dropout Q-Functions" in doc and "Hiraoka et al. 2022" in doc
     assert (droq.critic_dropout, droq.critic_layer_norm, droq.num_critics) == (0.01, True, 2)
     assert (droq.backup, droq.redq_subset) == ("redq", 2)  # min of both targets, actor on the mean
     assert (droq.num_critic_updates, droq.actor_update_period) == (20, 20)
+    crossq, doc = variant("crossq")
+    assert "Batch Normalization in Deep" in doc and "Bhatt et al. 2024" in doc and "2048" in doc
+    assert (crossq.batch_renorm, crossq.batch_renorm_warmup, crossq.target_update) == (
+        True,
+        100_000,
+        "none",
+    )
+    assert (crossq.actor_lr, crossq.critic_lr, crossq.alpha_lr, crossq.adam_b1) == (1e-3,) * 3 + (
+        0.5,
+    )
+    assert (crossq.actor_update_period, crossq.num_critic_updates, crossq.backup) == (3, 1, "min")
+    assert (tuple(crossq.hidden_dims), tuple(crossq.critic_hidden_dims)) == ((256, 256), (512, 512))
     assert variant("tqc", env_id="Hopper-v5")[0].env_id == "Hopper-v5"
 
 
 def shrunk(name, **overrides):
     """The variant's config at test sizes on Pendulum: checkpoints at 150 (mid-episode) and 300.
-    TQC keeps 5 critics of 25 quantiles, DroQ its 20 updates per env step."""
+    TQC keeps 5 critics of 25 quantiles, DroQ its 20 updates per env step, CrossQ its running
+    statistics, renormalizing from the 50th training pass on (both sides of the resume)."""
     small = dict(
         env_id="Pendulum-v1",
         hidden_dims=(32, 32),
+        critic_hidden_dims=None,
+        batch_renorm_warmup=50,
         batch_size=32,
         buffer_size=1_000,
         learning_starts=100,
@@ -61,8 +77,9 @@ def shrunk(name, **overrides):
 @pytest.mark.parametrize("name", NAMES)
 def test_exact_resume_with_one_compiled_update(name, tmp_path):
     """300 steps straight == 150 steps, stopped mid-episode, resumed to 300: the same state to the
-    last bit (dropout masks included, from the restored key). A run compiles its update once;
-    the resumed run reuses the straight run's compile."""
+    last bit (dropout masks included, from the restored key; CrossQ's running statistics, carried
+    through the resume past their warm-up). A run compiles its update once; the resumed run
+    reuses the straight run's compile."""
     config = shrunk(name)
     compiled = lambda steps: vmap_seeds(steps, placement(1, config.batch_size))._cache_size()  # noqa: E731
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
@@ -73,7 +90,11 @@ def test_exact_resume_with_one_compiled_update(name, tmp_path):
     train(shrunk(name, total_steps=150), resumed, quiet=True, update_fn=steps)
     train(config, resumed, quiet=True, update_fn=steps)
     assert compiled(steps) == 2
-    assert_trees_identical(restore(straight, config)[1], restore(resumed, config)[1])
+    state = restore(straight, config)[1]
+    assert_trees_identical(state, restore(resumed, config)[1])
+    if config.batch_renorm:  # 200 updates, each one training pass of the critics
+        stats = state.critic.batch_stats["VmapCritic_0"]["MLP_0"]["BatchRenorm_0"]
+        np.testing.assert_array_equal(stats["steps"], [200, 200])
 
 
 # Pendulum at a few thousand steps, sized for a 2-core CPU: a random policy scores about -1200 to
@@ -84,6 +105,7 @@ LEARNING = {
         num_quantiles=5,
         top_quantiles_to_drop=1,
         hidden_dims=(256, 256),
+        critic_hidden_dims=None,
         batch_size=256,
         learning_starts=500,
         total_steps=4000,
@@ -95,6 +117,14 @@ LEARNING = {
         batch_size=128,
         learning_starts=500,
         total_steps=2000,
+    ),
+    "crossq": dict(
+        hidden_dims=(64, 64),
+        critic_hidden_dims=(256, 256),
+        batch_renorm_warmup=1000,
+        batch_size=256,
+        learning_starts=500,
+        total_steps=3000,
     ),
 }
 
