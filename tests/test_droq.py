@@ -6,7 +6,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from sac_jax import (
-    Batch,
     actor_loss,
     create_state,
     critic_loss,
@@ -16,9 +15,9 @@ from sac_jax import (
     update_step,
     validate,
 )
-from tests.helpers import assert_trees_identical
+from tests.helpers import ACTION_DIM, OBS_DIM, assert_trees_identical, make_batch
 
-OBS_DIM, ACTION_DIM, B = 3, 2, 16
+B = 16
 
 
 def droq_config(rate=0.1, **overrides):
@@ -28,19 +27,12 @@ def droq_config(rate=0.1, **overrides):
     return c
 
 
-def make_batch(seed=0):
-    rng = np.random.default_rng(seed)
-    return Batch(
-        obs=rng.normal(size=(B, OBS_DIM)).astype(np.float32),
-        action=rng.uniform(-1, 1, (B, ACTION_DIM)).astype(np.float32),
-        reward=rng.normal(size=B).astype(np.float32),
-        next_obs=rng.normal(size=(B, OBS_DIM)).astype(np.float32),
-        terminated=np.zeros(B, np.float32),
-    )
+def batch_of(seed=0):
+    return make_batch(seed, size=B)
 
 
 def q(state, key=None, params=None):
-    batch = make_batch()
+    batch = batch_of()
     params = state.critic.params if params is None else params
     return np.asarray(critic_values(state, params, batch.obs, batch.action, key))
 
@@ -76,7 +68,7 @@ def test_the_target_critic_runs_with_dropout():
     """The target: a' from the key left after the dropout key is split off, target Q with masks
     from the dropout key, min over critics, the soft value (alpha 1 at init)."""
     state = create_state(droq_config(), OBS_DIM, ACTION_DIM)
-    batch, key = make_batch(), jax.random.PRNGKey(5)
+    batch, key = batch_of(), jax.random.PRNGKey(5)
     sample_key, dropout_key = jax.random.split(key)
     pi = state.actor.apply_fn({"params": state.actor.params}, batch.next_obs)
     a, log_prob = pi.sample_and_log_prob(seed=sample_key)
@@ -84,7 +76,7 @@ def test_the_target_critic_runs_with_dropout():
     def expected(dropout_key):
         z = critic_values(state, state.target_critic_params, batch.next_obs, a, dropout_key)
         v = np.asarray(z, np.float64).min(0) - np.asarray(log_prob, np.float64)
-        return batch.reward + 0.99 * v
+        return batch.reward + 0.99 * (1.0 - batch.terminated) * v
 
     y = critic_target(state, batch, key)
     np.testing.assert_allclose(y, expected(dropout_key), rtol=1e-5, atol=1e-5)
@@ -94,7 +86,7 @@ def test_the_target_critic_runs_with_dropout():
 def test_updates_draw_masks_from_the_state_key():
     """Same state and batch: the same update. Another state key: other masks (and samples)."""
     state = create_state(droq_config(), OBS_DIM, ACTION_DIM)
-    batch = make_batch(1)
+    batch = batch_of(1)
     first, _ = update_step(state, batch)
     assert_trees_identical(first, update_step(state, batch)[0])
     other, _ = update_step(state.replace(key=jax.random.PRNGKey(9)), batch)
@@ -107,7 +99,7 @@ def test_the_critic_loss_and_actor_loss_use_dropout():
     """With the actor's and target's sampling fixed by the key, only the dropout masks of the
     online critic (critic loss) and of the actor's Q differ between rate 0 and rate > 0."""
     state = create_state(droq_config(), OBS_DIM, ACTION_DIM)
-    batch, key = make_batch(2), jax.random.PRNGKey(3)
+    batch, key = batch_of(2), jax.random.PRNGKey(3)
     target = critic_target(state, batch, key)
     with_masks, _ = critic_loss(state.critic.params, state, batch, target, key)
     without, _ = critic_loss(state.critic.params, state, batch, target)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from sac_jax import (
-    Batch,
     actor_loss,
     bias,
     create_state,
@@ -20,8 +19,9 @@ from sac_jax import (
 )
 from sac_jax.envs import make_env
 from sac_jax.types import NStepBatch
+from tests.helpers import ACTION_DIM, OBS_DIM, make_batch
 
-OBS_DIM, ACTION_DIM, B = 3, 2, 8
+B = 8
 N, M, D = 3, 5, 2  # critics, quantiles per critic, atoms dropped per critic
 
 
@@ -33,14 +33,10 @@ def tqc_config(**overrides):
     return c
 
 
-def make_batch(seed=0):
-    rng = np.random.default_rng(seed)
-    return Batch(
-        obs=rng.normal(size=(B, OBS_DIM)).astype(np.float32),
-        action=rng.uniform(-1, 1, (B, ACTION_DIM)).astype(np.float32),
-        reward=rng.normal(size=B).astype(np.float32),
-        next_obs=rng.normal(size=(B, OBS_DIM)).astype(np.float32),
-        terminated=np.array([0, 1, 0, 0, 1, 0, 0, 0], np.float32),
+def batch_of(seed=0):
+    """A B-row batch with terminations at rows 1 and 4."""
+    return make_batch(seed, size=B)._replace(
+        terminated=np.array([0, 1, 0, 0, 1, 0, 0, 0], np.float32)
     )
 
 
@@ -113,7 +109,7 @@ def next_sample(state, batch, key):
 )
 def test_tqc_target_matches_float64(overrides, n_step_discount):
     state = create_state(tqc_config(**overrides), OBS_DIM, ACTION_DIM)
-    batch, key = make_batch(), jax.random.PRNGKey(3)
+    batch, key = batch_of(), jax.random.PRNGKey(3)
     z, log_prob = next_sample(state, batch, key)
     assert z.shape == (N, B, M)
     discount = 0.99
@@ -131,7 +127,7 @@ def test_tqc_target_matches_float64(overrides, n_step_discount):
 
 def test_tqc_critic_loss_on_the_network_matches_float64():
     state = create_state(tqc_config(), OBS_DIM, ACTION_DIM)
-    batch = make_batch(1)
+    batch = batch_of(1)
     target = critic_target(state, batch, jax.random.PRNGKey(0))
     loss, info = critic_loss(state.critic.params, state, batch, target)
     z = state.critic.apply_fn({"params": state.critic.params}, batch.obs, batch.action)
@@ -154,7 +150,7 @@ QUANTILES = np.random.default_rng(0).normal(size=(N, M)).astype(np.float32)
 
 def test_tqc_actor_maximizes_the_mean_of_all_atoms():
     state = with_head(create_state(tqc_config(), OBS_DIM, ACTION_DIM), bias=QUANTILES)
-    batch, key = make_batch(2), jax.random.PRNGKey(7)
+    batch, key = batch_of(2), jax.random.PRNGKey(7)
     loss, _ = actor_loss(state.actor.params, state, batch, key)
     pi = state.actor.apply_fn({"params": state.actor.params}, batch.obs)
     a, log_prob = pi.sample_and_log_prob(seed=key)
