@@ -12,6 +12,7 @@ from sac_jax.loop import train, vmap_seeds
 from sac_jax.placement import placement
 from sac_jax.writers import read_rows
 from tests.helpers import REPO, assert_trees_identical, restore
+from tests.tiny import TINY_RUN
 
 NAMES = ("tqc", "droq", "crossq")
 
@@ -58,16 +59,12 @@ def shrunk(name, **overrides):
     TQC keeps 5 critics of 25 quantiles, DroQ its 20 updates per env step, CrossQ its running
     statistics, renormalizing from the 50th training pass on (both sides of the resume)."""
     small = dict(
+        TINY_RUN,
         env_id="Pendulum-v1",
-        hidden_dims=(32, 32),
         critic_hidden_dims=None,
         batch_renorm_warmup=50,
-        batch_size=32,
         buffer_size=1_000,
-        learning_starts=100,
-        total_steps=300,
         eval_interval=100,
-        eval_episodes=1,
         log_interval=50,
         checkpoint_interval=150,
     )

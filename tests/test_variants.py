@@ -28,6 +28,7 @@ from sac_jax.loop import train, vmap_seeds
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
 from sac_jax.placement import placement
+from tests.tiny import TINY_RUN
 
 OBS_DIM, ACTION_DIM, B = 3, 2, 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -388,18 +389,7 @@ def test_experiment_config_runs_end_to_end(path, tmp_path):
     module = load(path)
     assert module.__doc__ and len(module.__doc__.strip().splitlines()) == 1
     config = module.get_config()
-    config.update(
-        dict(
-            hidden_dims=(32, 32),
-            batch_size=32,
-            buffer_size=1_000,
-            total_steps=300,
-            learning_starts=100,
-            eval_interval=300,
-            eval_episodes=1,
-            log_interval=100,
-        )
-    )
+    config.update(TINY_RUN, buffer_size=1_000)
     steps = make_update_steps()
     (result,) = train(config, str(tmp_path), quiet=True, update_fn=steps)
     assert np.isfinite(result["return_mean"])
