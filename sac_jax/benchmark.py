@@ -2,14 +2,21 @@
 
     python -m sac_jax.benchmark --suite cpu-quick --seeds 5 --out docs/results/cpu-quick
     python -m sac_jax.benchmark --runs-root RUNS --out DIR   # tabulate runs that already finished
+    python -m sac_jax.benchmark --evals docs/results/cpu-day/evals.csv --runs-root RUNS \
+        --only HalfCheetah-v5 "Walker2d-v5 critic_lr=0.001" --out DIR
 
-Each (env, seed) is one `sac_jax.loop.train` run with the env's file from `configs/`, its
-`total_steps` set to the suite's budget, in `OUT/runs/ENV/seedS`. Resuming is per run: a run whose
-eval.csv already reaches the budget is skipped; an unfinished one resumes from its latest checkpoint
-(`train`'s own checkpointing), and one with no checkpoint yet restarts from step 0. Then
-`OUT/evals.csv`, one `OUT/ENV.png` per env (with published SAC curves where there are any),
-`OUT/results.md` (per-env table, then the aggregate over tasks of `sac_jax.aggregate`) and
-`OUT/profile.png` (its performance profile) are written from all the runs.
+With --suite, each (env, seed) is one `sac_jax.loop.train` run with the env's file from
+`configs/`, its `total_steps` set to the suite's budget, in `OUT/runs/ENV/seedS`. Resuming is per
+run: a run whose eval.csv already reaches the budget is skipped; an unfinished one resumes from its
+latest checkpoint (`train`'s own checkpointing), and one with no checkpoint yet restarts from
+step 0. --runs-root tabulates every run folder under it instead (each one seed, several seeds, or
+a sweep); --evals adds the trials of an evals.csv this command wrote, e.g. a committed one.
+
+Trials are grouped by env and sweep point (`Walker2d-v5 critic_lr=0.001`). Written to OUT:
+`evals.csv` (every eval point), one `ENV.png` per env (a curve per group, with published SAC
+curves where there are any), `results.md` (a table row per group and reference, the run folders'
+wall-clock times, and the aggregate over tasks of `sac_jax.aggregate` when each task has one
+group) and `profile.png` (its performance profile).
 """
 
 import argparse
@@ -28,13 +35,14 @@ from sac_jax.plot import (
     SPREADS,
     Curve,
     plot_curves,
-    read_eval,
     read_run_config,
+    read_seed_curves,
     run_label,
     seed_stats,
 )
 from sac_jax.references import anchor_curves, references
-from sac_jax.workdir import EVAL_CSV, checkpoint_dir, log_dirs, log_files
+from sac_jax.workdir import EVAL_CSV, TRAIN_CSV, checkpoint_dir, log_dirs, log_files
+from sac_jax.writers import read_rows
 
 CONFIG_MODULES = {  # the `configs` package, installed beside sac_jax
     "Pendulum-v1": "pendulum",
@@ -83,10 +91,10 @@ def load_config(env_id: str, total_steps: int, seed: int, overrides: dict | None
 
 
 def last_eval_step(run_dir: str) -> int:
+    """The step every trial of the run has evaluated at; 0 before the first evaluation."""
     if not log_files(run_dir, EVAL_CSV):
         return 0
-    steps = read_eval(run_dir).steps
-    return int(steps.max()) if steps.size else 0
+    return min((int(t.curve.steps.max()) for t in read_seed_curves(run_dir)), default=0)
 
 
 def run_suite(
@@ -116,22 +124,69 @@ def run_suite(
 
 
 class RunCurve(NamedTuple):
-    """One run's eval curve with what it was trained as."""
+    """One trial's eval curve with what it was trained as."""
 
     env_id: str
+    setting: str  # its sweep point, e.g. "critic_lr=0.001"; "" without a sweep
     seed: int
     total_steps: int
     curve: Curve
 
+    @property
+    def group(self) -> str:
+        """The name of the trials that share this env and setting: a row group of the table."""
+        return f"{self.env_id} {self.setting}".strip()
 
-def read_run(run_dir: str) -> RunCurve:
+
+def read_runs(run_dir: str) -> list[RunCurve]:
+    """Every trial of a run folder: one seed, several (`num_seeds`), or a sweep's."""
     config = read_run_config(run_dir)
-    return RunCurve(
-        run_label(run_dir),
-        int(config.get("seed", -1)),
-        int(config.get("total_steps", 0)),
-        read_eval(run_dir),
-    )
+    env_id, total_steps = run_label(run_dir), int(config.get("total_steps", 0))
+    return [
+        RunCurve(
+            env_id,
+            t.point,
+            config.get("seed", -1) if t.seed is None else t.seed,
+            total_steps,
+            t.curve,
+        )
+        for t in read_seed_curves(run_dir)
+    ]
+
+
+def read_evals_csv(path: str) -> list[RunCurve]:
+    """The trials in an evals.csv this command wrote, e.g. a committed one whose run folders are
+    gone. Each trial's budget is taken to be its last eval step."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"env", "seed", "step", "return_mean"} - set(rows[0] if rows else {})
+    if missing:
+        raise ValueError(f"{path}: not an evals.csv of this command (no column {sorted(missing)})")
+    trials: dict[tuple, list[dict]] = {}
+    for r in rows:
+        trials.setdefault((r["env"], r.get("setting", ""), int(r["seed"])), []).append(r)
+    runs = []
+    for (env_id, setting, seed), rs in trials.items():
+        rs.sort(key=lambda r: int(r["step"]))
+        steps = np.array([int(r["step"]) for r in rs])
+        curve = Curve(steps, np.array([float(r["return_mean"]) for r in rs]))
+        runs.append(RunCurve(env_id, setting, seed, int(steps[-1]), curve))
+    return runs
+
+
+def wall_clock_hours(run_dir: str) -> float | None:
+    """The time the run's process(es) took, summed from train.csv's steps_per_sec (training,
+    evaluations and checkpoints; not start-up). None without train.csv rows."""
+    if not log_files(run_dir, TRAIN_CSV):
+        return None
+    rate = {}  # trials trained together log the same rate at a step: keep one per step
+    for r in read_rows(run_dir, TRAIN_CSV):
+        rate.setdefault(int(r["step"]), float(r["steps_per_sec"]))
+    if not rate:
+        return None
+    steps = np.array(sorted(rate))
+    seconds = np.diff(steps, prepend=0) / np.array([rate[s] for s in steps])
+    return float(seconds.sum() / 3600)
 
 
 def find_runs(root: str) -> list[str]:
@@ -200,33 +255,83 @@ v5 rewards differ a little (contact costs, foot friction), so those comparisons 
 """
 
 
+def collect(
+    run_dirs: Sequence[str] = (), evals_csvs: Sequence[str] = (), only: Sequence[str] = ()
+) -> list[RunCurve]:
+    """The trials of run folders and evals.csv files, sorted by group and seed; with `only`, just
+    those groups (e.g. `Walker2d-v5 critic_lr=0.001`). A trial found twice is an error."""
+    runs = [r for d in run_dirs for r in read_runs(d)]
+    runs += [r for path in evals_csvs for r in read_evals_csv(path)]
+    groups = sorted({r.group for r in runs})
+    unknown = [g for g in only if g not in groups]
+    if unknown:
+        raise ValueError(f"--only {unknown}: no such group; the inputs hold {groups}")
+    runs = sorted((r for r in runs if not only or r.group in only), key=lambda r: (r.group, r.seed))
+    for a, b in zip(runs, runs[1:]):
+        if (a.group, a.seed) == (b.group, b.seed):
+            raise ValueError(f"{a.group} seed {a.seed} appears twice in the inputs")
+    return runs
+
+
+def runs_table(run_dirs: Sequence[str]) -> list[str]:
+    """Markdown: each run folder's trials, last eval step and wall-clock time."""
+    if not run_dirs:
+        return []
+    root = os.path.dirname(os.path.commonpath([os.path.abspath(d) for d in run_dirs]))
+    lines = [
+        "| run folder | trials | last eval step | wall-clock (h) |",
+        "|---|---|---|---|",
+    ]
+    for d in run_dirs:
+        hours = wall_clock_hours(d)
+        trials = len(read_runs(d))
+        name = os.path.relpath(os.path.abspath(d), root)
+        clock = "-" if hours is None else f"{hours:.3g}"
+        lines.append(f"| {name} | {trials} | {last_eval_step(d)} | {clock} |")
+    return [
+        "## Runs",
+        "",
+        "Wall-clock time is summed from each folder's train.csv rates (training, evaluations and "
+        "checkpoints, not start-up); the trials of one folder trained together, in one process.",
+        "",
+        *lines,
+        "",
+    ]
+
+
 def aggregate(
-    run_dirs: Sequence[str],
+    runs: Sequence[RunCurve],
     out: str,
     budgets: dict[str, int] | None = None,
     spread: str = "std",
     command: str = "",
+    run_dirs: Sequence[str] = (),
 ) -> None:
-    """Write OUT/evals.csv, OUT/ENV.png and OUT/results.md from finished (or partial) runs.
+    """Write OUT/evals.csv, OUT/ENV.png and OUT/results.md from finished (or partial) trials.
 
     `budgets` gives each env's nominal step budget, which decides the references that apply;
-    by default it is the largest `total_steps` among the env's runs.
+    by default it is the largest `total_steps` among the env's trials. `run_dirs`, the folders
+    the trials came from, get a table of their wall-clock times.
     """
     os.makedirs(out, exist_ok=True)
     groups: dict[str, list[RunCurve]] = {}
-    for run in sorted(map(read_run, run_dirs), key=lambda r: (r.env_id, r.seed)):
-        groups.setdefault(run.env_id, []).append(run)
+    for run in runs:
+        groups.setdefault(run.group, []).append(run)
+    envs: dict[str, list[str]] = {}
+    for group, trials in groups.items():
+        envs.setdefault(trials[0].env_id, []).append(group)
     budgets = {
-        env: (budgets or {}).get(env, max(r.total_steps for r in runs))
-        for env, runs in groups.items()
+        env: (budgets or {}).get(env, max(r.total_steps for r in runs if r.env_id == env))
+        for env in envs
     }
 
     with open(os.path.join(out, "evals.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["env", "seed", "step", "return_mean"])
-        for run in (r for runs in groups.values() for r in runs):
+        writer.writerow(["env", "seed", "step", "return_mean", "setting"])
+        for run in runs:
             writer.writerows(
-                [run.env_id, run.seed, s, v] for s, v in zip(run.curve.steps, run.curve.returns)
+                [run.env_id, run.seed, s, v, run.setting]
+                for s, v in zip(run.curve.steps, run.curve.returns)
             )
 
     lines = [
@@ -238,22 +343,29 @@ def aggregate(
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
-    for env_id, runs in groups.items():
-        curves = [r.curve for r in runs]
+    for env_id, names in envs.items():
         plot_curves(
-            {env_id: curves},
+            {g: [r.curve for r in groups[g]] for g in names},
             os.path.join(out, f"{env_id}.png"),
             [r for r in references(env_id) if r.step <= budgets[env_id]],
             spread,
             f"SAC on {env_id}",
             anchors=anchor_curves(env_id),
         )
-        lines += [
-            "| " + " | ".join(row) + " |" for row in table_rows(env_id, budgets[env_id], curves)
-        ]
-    curves = {env_id: [r.curve for r in runs] for env_id, runs in groups.items()}
-    lines += ["", "## Aggregate over tasks", ""]
-    lines += report(normalized_scores(curves), os.path.join(out, "profile.png"))
+        for g in names:
+            curves = [r.curve for r in groups[g]]
+            lines += [
+                "| " + " | ".join([g, *row[1:]]) + " |"
+                for row in table_rows(env_id, budgets[env_id], curves)
+            ]
+    lines += ["", *runs_table(run_dirs), "## Aggregate over tasks", ""]
+    if any(len(names) > 1 for names in envs.values()):
+        lines.append(
+            "Several settings of one task: no aggregate over tasks (pick one per task with --only)."
+        )
+    else:
+        curves = {env: [r.curve for r in groups[names[0]]] for env, names in envs.items()}
+        lines += report(normalized_scores(curves), os.path.join(out, "profile.png"))
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -262,22 +374,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m sac_jax.benchmark", description=__doc__.split("\n")[0]
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
+    parser.add_argument(
         "--suite", choices=SUITES, help="train (or resume) this suite, then tabulate"
     )
-    source.add_argument("--runs-root", help="only tabulate the runs found under this folder")
+    parser.add_argument(
+        "--runs-root", action="append", default=[], help="tabulate the runs under this folder"
+    )
+    parser.add_argument(
+        "--evals", action="append", default=[], help="tabulate the trials in this evals.csv"
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=[], help="tabulate only these groups (env [sweep point])"
+    )
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per env")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--steps", type=int, help="override every budget (e.g. a tiny smoke run)")
     parser.add_argument("--spread", choices=SPREADS, default="std", help="band drawn over seeds")
     args = parser.parse_args(argv)
     command = "python -m sac_jax.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
+    if bool(args.suite) == bool(args.runs_root or args.evals):
+        parser.error("give either --suite, or --runs-root and/or --evals")
     if args.suite:
         run_dirs = run_suite(args.suite, args.seeds, args.out, args.steps)
-        aggregate(run_dirs, args.out, dict(SUITES[args.suite]), args.spread, command)
     else:
-        aggregate(find_runs(args.runs_root), args.out, spread=args.spread, command=command)
+        run_dirs = [d for root in args.runs_root for d in find_runs(root)]
+    try:
+        runs = collect(run_dirs, args.evals, args.only)
+    except (FileNotFoundError, ValueError) as e:
+        parser.exit(2, f"error: {e}\n")
+    budgets = dict(SUITES[args.suite]) if args.suite else None
+    aggregate(runs, args.out, budgets, args.spread, command, run_dirs)
     print(f"wrote {args.out}/evals.csv, {args.out}/results.md and one PNG per env")
 
 

@@ -3,13 +3,14 @@
     python -m sac_jax.compare RUNS_A RUNS_B [--out compare.png] [--names A B] [--metric M]
 
 RUNS_A and RUNS_B are run folders (a `train.py --workdir`, one or several seeds) or glob patterns
-over them (quote them: 'runs/hopper_doubleq_seed*'). For each group it takes every seed's curve
-at the eval steps all seeds of both groups reached, and compares two scores per seed: the final
-evaluation, and the area under the curve (the mean return over those steps). For each it reports
-the difference of the means and of the IQMs (B - A) with 95% bootstrap confidence intervals over
-seeds, the probability that a seed of B beats a seed of A, and a verdict: a difference is
-"detected" when the interval of the difference of means excludes 0. When none is, it estimates
-how many seeds per group would resolve the observed difference (80% power, 5% level).
+over them (quote them: 'runs/hopper_doubleq_seed*'); `FOLDER:POINT` takes one sweep point of a
+sweep's folder, e.g. `runs/sweep:critic_lr=0.0003 runs/sweep:critic_lr=0.001`. For each group it
+takes every seed's curve at the eval steps all seeds of both groups reached, and compares two
+scores per seed: the final evaluation, and the area under the curve (the mean return over those
+steps). For each it reports the difference of the means and of the IQMs (B - A) with 95% bootstrap
+confidence intervals over seeds, the probability that a seed of B beats a seed of A, and a verdict:
+a difference is "detected" when the interval of the difference of means excludes 0. When none is,
+it estimates how many seeds per group would resolve the observed difference (80% power, 5% level).
 
 `--metric` compares another eval.csv column the same way, e.g. `q_bias_normalized` (the critics'
 overestimation, sac_jax.bias); the verdict then says which is higher, not which is better.
@@ -27,21 +28,32 @@ from sac_jax.plot import Curve, plot_curves, read_evals
 
 
 def read_group(patterns: Sequence[str], metric: str = "return_mean") -> list[Curve]:
-    """Every seed's curve of `metric` in the run folders that `patterns` name or match."""
-    dirs = sorted({d for p in patterns for d in (glob.glob(p) or [p])})
+    """Every seed's curve of `metric` in the run folders that `patterns` name or match; a pattern
+    `FOLDER:POINT` takes one sweep point of a sweep's folders (e.g. `runs/sweep:critic_lr=0.001`)."""
     curves = []
-    for d in dirs:
-        if not os.path.isdir(d):
-            raise FileNotFoundError(f"{d!r}: no such run folder, and the pattern matched none")
-        points = read_evals(d, metric)
-        if not points:
-            raise ValueError(f"{d!r}: its eval.csv has no {metric!r} values")
-        if len(points) > 1:
-            raise ValueError(
-                f"{d!r} holds a sweep ({sorted(points)}): compare one sweep point's folder"
-            )
-        curves += next(iter(points.values()))
+    for pattern in patterns:
+        path, point = pattern, None
+        if ":" in pattern and "=" in pattern.rsplit(":", 1)[1]:
+            path, point = pattern.rsplit(":", 1)
+        for d in sorted(glob.glob(path) or [path]):
+            curves += read_point(d, point, metric)
     return curves
+
+
+def read_point(run_dir: str, point: str | None, metric: str) -> list[Curve]:
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"{run_dir!r}: no such run folder, and the pattern matched none")
+    points = read_evals(run_dir, metric)
+    if not points:
+        raise ValueError(f"{run_dir!r}: its eval.csv has no {metric!r} values")
+    if point is None and len(points) > 1:
+        raise ValueError(
+            f"{run_dir!r} holds a sweep ({sorted(points)}): compare one point, e.g. "
+            f"'{run_dir}:{sorted(points)[0]}'"
+        )
+    if point is not None and point not in points:
+        raise ValueError(f"{run_dir!r} has no sweep point {point!r}; it has {sorted(points)}")
+    return points[point] if point is not None else next(iter(points.values()))
 
 
 def scores(curves: list[Curve], steps: np.ndarray) -> dict[str, np.ndarray]:

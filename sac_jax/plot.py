@@ -36,29 +36,41 @@ class Curve(NamedTuple):
     returns: np.ndarray
 
 
-def read_evals(run_dir: str, metric: str = "return_mean") -> dict[str, list[Curve]]:
+class SeedCurve(NamedTuple):
+    """One trial's curve in a run folder: its sweep point (e.g. `tau=0.01`; "" without a sweep)
+    and its seed (None in runs that predate `num_seeds`)."""
+
+    point: str
+    seed: int | None
+    curve: Curve
+
+
+def read_seed_curves(run_dir: str, metric: str = "return_mean") -> list[SeedCurve]:
     """The run's eval rows (`run_dir/eval.csv` and, after `--distributed`, each
-    `run_dir/processP/eval.csv`) as curves by sweep point, one curve per seed. Rows are tagged with
-    `seed` (in runs since `num_seeds`) and the swept fields' values (`sac_jax.sweep.Trial.tags`); a
-    point's label is e.g. `tau=0.01`, and "" without a sweep. `metric`: the column drawn, e.g.
-    `q_bias_normalized`; rows without it are skipped."""
+    `run_dir/processP/eval.csv`) as one curve per trial. Rows are tagged with `seed` (in runs
+    since `num_seeds`) and the swept fields' values (`sac_jax.sweep.Trial.tags`). `metric`: the
+    column read, e.g. `q_bias_normalized`; rows without it are skipped."""
     rows = [r for r in read_rows(run_dir, EVAL_CSV) if r.get(metric, "") != ""]
     swept = [k for k in (rows[0] if rows else {}) if k in SWEEPABLE]
-    by_run: dict[tuple, list[dict]] = {}
+    by_trial: dict[tuple, list[dict]] = {}
     for r in rows:
-        by_run.setdefault((tuple(r[k] for k in swept), r.get("seed")), []).append(r)
+        by_trial.setdefault((tuple(r[k] for k in swept), r.get("seed")), []).append(r)
+    return [
+        SeedCurve(
+            ",".join(f"{k}={v}" for k, v in zip(swept, point)),
+            None if seed in (None, "") else int(seed),
+            Curve(np.array([int(r["step"]) for r in rs]), np.array([float(r[metric]) for r in rs])),
+        )
+        for (point, seed), rs in by_trial.items()
+    ]
+
+
+def read_evals(run_dir: str, metric: str = "return_mean") -> dict[str, list[Curve]]:
+    """`read_seed_curves` by sweep point: point label -> one curve per seed."""
     points: dict[str, list[Curve]] = {}
-    for (point, _), rs in by_run.items():
-        label = ",".join(f"{k}={v}" for k, v in zip(swept, point))
-        steps = np.array([int(r["step"]) for r in rs])
-        points.setdefault(label, []).append(Curve(steps, np.array([float(r[metric]) for r in rs])))
+    for trial in read_seed_curves(run_dir, metric):
+        points.setdefault(trial.point, []).append(trial.curve)
     return points
-
-
-def read_eval(run_dir: str) -> Curve:
-    """The curve of a single run."""
-    ((curve,),) = read_evals(run_dir).values()
-    return curve
 
 
 def read_run_config(run_dir: str) -> dict:

@@ -31,7 +31,8 @@ ENVS = [env for env, _ in benchmark.SUITES["cpu-quick"]]
 def suite_out(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("cpu-quick"))
     run_dirs = benchmark.run_suite("cpu-quick", SEEDS, out, steps=STEPS, overrides=TINY, quiet=True)
-    benchmark.aggregate(run_dirs, out, dict(benchmark.SUITES["cpu-quick"]), command="test")
+    runs = benchmark.collect(run_dirs)
+    benchmark.aggregate(runs, out, dict(benchmark.SUITES["cpu-quick"]), command="test")
     return out, run_dirs
 
 
@@ -55,7 +56,7 @@ def test_outputs_exist(suite_out):
 def test_evals_csv_has_every_eval_point(suite_out):
     out, _ = suite_out
     with open(os.path.join(out, "evals.csv"), newline="") as f:
-        assert next(csv.reader(f)) == ["env", "seed", "step", "return_mean"]
+        assert next(csv.reader(f)) == ["env", "seed", "step", "return_mean", "setting"]
     rows = read_rows(os.path.join(out, "evals.csv"))
     evals_per_run = STEPS // TINY["eval_interval"]
     assert len(rows) == len(ENVS) * SEEDS * evals_per_run
@@ -63,6 +64,7 @@ def test_evals_csv_has_every_eval_point(suite_out):
         (e, s) for e in ENVS for s in range(SEEDS)
     }
     assert {int(r["step"]) for r in rows} == {100, 200, 300}
+    assert {r["setting"] for r in rows} == {""}  # no sweep
     assert all(np.isfinite(float(r["return_mean"])) for r in rows)
 
 
@@ -100,6 +102,22 @@ def test_runs_root_tabulates_existing_runs(suite_out, tmp_path):
     )
     assert read_rows(tmp_path / "evals.csv") == read_rows(os.path.join(out, "evals.csv"))
     assert_png(tmp_path / "Pendulum-v1.png")
+    text = (tmp_path / "results.md").read_text()
+    for env in ENVS:  # each suite run folder is listed with its steps and a positive time
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| runs/{env}/seed0 |")]
+        _, trials, step, hours = [cell.strip() for cell in row.strip("|\n").split("|")]
+        assert (trials, step) == ("1", str(STEPS)) and float(hours) > 0
+
+
+def test_a_committed_evals_csv_tabulates_like_its_runs(suite_out, tmp_path):
+    """--evals reads back the evals.csv the command wrote: the same curves and table rows."""
+    out, _ = suite_out
+    benchmark.main(["--runs-root", os.path.join(out, "runs"), "--out", str(tmp_path / "runs")])
+    evals = str(tmp_path / "runs" / "evals.csv")
+    benchmark.main(["--evals", evals, "--out", str(tmp_path / "evals")])
+    assert read_rows(tmp_path / "evals" / "evals.csv") == read_rows(evals)
+    table = lambda d: [x for x in open(d / "results.md") if x.startswith("| Pendulum")]  # noqa: E731
+    assert table(tmp_path / "evals") == table(tmp_path / "runs") != []
 
 
 def test_plot_cli(suite_out, tmp_path):
@@ -253,3 +271,87 @@ def test_a_non_editable_install_finds_its_configs_and_published_curves(tmp_path)
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["Walker2d-v5", "6"]
+
+
+def fake_sweep(run_dir, env_id, returns, every=100_000):
+    """A vmapped sweep's files: config.json, and eval.csv rows tagged with seed and critic_lr;
+    `returns`: (critic_lr, seed) -> the trial's returns."""
+    os.makedirs(run_dir, exist_ok=True)
+    total = every * len(next(iter(returns.values())))
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        f.write(f'{{"env_id": "{env_id}", "seed": 0, "total_steps": {total}}}')
+    with open(os.path.join(run_dir, "eval.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "seed", "critic_lr", "return_mean"])
+        for i in range(total // every):
+            writer.writerows((every * (i + 1), seed, lr, r[i]) for (lr, seed), r in returns.items())
+
+
+def test_a_sweep_folder_is_one_group_per_sweep_point(tmp_path):
+    runs = tmp_path / "runs"
+    _, target = TARGETS["Walker2d-v5"]
+    trials = {
+        (lr, seed): [0.0, 0.0, (0.5 if lr == "0.0003" else 1.0) * target + seed]
+        for lr in ("0.0003", "0.001")
+        for seed in (0, 1)
+    }
+    fake_sweep(str(runs / "walker_sweep"), "Walker2d-v5", trials)
+    fake_run(str(runs / "hopper" / "seed4"), "Hopper-v5", 4, [0.0, 1.0, 2800.0])
+    assert [t.seed for t in plot.read_seed_curves(str(runs / "walker_sweep"))] == [0, 1, 0, 1]
+
+    out = tmp_path / "out"
+    benchmark.main(["--runs-root", str(runs), "--out", str(out)])
+    text = (out / "results.md").read_text()
+    slow = f"{0.5 * target + 0.5:.1f} +- 0.5"  # seeds 0 and 1: mean +0.5, std 0.5
+    assert f"| Walker2d-v5 critic_lr=0.0003 | 300000 | 2 | 300000 | {slow} |" in text
+    assert (
+        f"| Walker2d-v5 critic_lr=0.001 | 300000 | 2 | 300000 | {target + 0.5:.1f} +- 0.5 |" in text
+    )
+    assert "| Hopper-v5 | 300000 | 1 | 300000 | 2800.0 +- 0.0 |" in text
+    assert "| runs/walker_sweep | 4 | 300000 | - |" in text  # no train.csv: no wall-clock time
+    assert "no aggregate over tasks" in text
+    rows = read_rows(out / "evals.csv")
+    assert {(r["setting"], r["seed"]) for r in rows if r["env"] == "Walker2d-v5"} == {
+        (f"critic_lr={lr}", str(seed)) for lr, seed in trials
+    }
+    assert_png(out / "Walker2d-v5.png")
+
+    # one setting per task: the aggregate over Walker2d (2 seeds) and Hopper (1 seed)
+    only = ["Walker2d-v5 critic_lr=0.001", "Hopper-v5"]
+    benchmark.main(["--runs-root", str(runs), "--only", *only, "--out", str(out)])
+    text = (out / "results.md").read_text()
+    assert "critic_lr=0.0003" not in text
+    scores = [1.0 + 0.0 / target, 1.0 + 1.0 / target, 1.0]
+    assert f"| mean | {np.mean(scores):.3f} |" in text
+    assert "Walker2d-v5 (2 seeds)" in text and "Hopper-v5 (1 seeds)" in text
+
+
+def test_bad_inputs_are_refused_by_name(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    fake_run(str(runs / "a"), "Hopper-v5", 0, [1.0])
+    fake_run(str(runs / "b"), "Hopper-v5", 0, [2.0])  # the same seed again
+    with pytest.raises(SystemExit):
+        benchmark.main(["--runs-root", str(runs), "--out", str(tmp_path / "out")])
+    assert "Hopper-v5 seed 0 appears twice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        benchmark.main(["--runs-root", str(runs / "a"), "--only", "Ant-v5", "--out", "x"])
+    assert "--only ['Ant-v5']: no such group; the inputs hold ['Hopper-v5']" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        benchmark.main(["--suite", "cpu-quick", "--runs-root", str(runs), "--out", "x"])
+    assert "either --suite, or --runs-root" in capsys.readouterr().err
+
+
+def test_wall_clock_is_summed_from_the_logged_rates(tmp_path):
+    """Rows every 1000 steps at 100, 200 and 50 steps/s, two trials logging the same rate:
+    10 + 5 + 20 seconds."""
+    run = tmp_path / "run"
+    os.makedirs(run)
+    with open(run / "train.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "seed", "steps_per_sec"])
+        rows = [(1000, 0, 100), (1000, 1, 100), (2000, 0, 200), (2000, 1, 200)]
+        writer.writerows(rows + [(3000, 0, 50), (3000, 1, 50)])
+    assert benchmark.wall_clock_hours(str(run)) == pytest.approx(35 / 3600)
+    assert benchmark.wall_clock_hours(str(tmp_path / "none")) is None

@@ -112,3 +112,28 @@ def test_cli_compares_another_metric_by_which_is_higher(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main([*args, "--metric", "q_true"])
     assert "its eval.csv has no 'q_true' values" in capsys.readouterr().err
+
+
+def test_cli_compares_two_points_of_one_sweep_folder(tmp_path, capsys):
+    """`FOLDER:POINT` picks a sweep point's seeds; a sweep folder without one, or a point it does
+    not have, is an error that names the points it has."""
+    sweep = tmp_path / "sweep"
+    os.makedirs(sweep)
+    with open(sweep / "eval.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "seed", "critic_lr", "return_mean"])
+        for step in STEPS:
+            for lr, final in (("0.0003", 100.0), ("0.001", 300.0)):
+                writer.writerows([step, s, lr, (final + s) * step / STEPS[-1]] for s in range(3))
+    a, b = f"{sweep}:critic_lr=0.0003", f"{sweep}:critic_lr=0.001"
+    compare.main([a, b, "--out", str(tmp_path / "cmp.png"), "--reps", "2000"])
+    out = capsys.readouterr().out
+    assert "final: A 101, B 301" in out and "verdict: B better" in out
+    with pytest.raises(SystemExit):
+        compare.main([str(sweep), b, "--out", str(tmp_path / "x.png")])
+    points = "['critic_lr=0.0003', 'critic_lr=0.001']"
+    err = capsys.readouterr().err
+    assert f"holds a sweep ({points}): compare one point, e.g. '{sweep}:critic_lr=0.0003'" in err
+    with pytest.raises(SystemExit):
+        compare.main([f"{sweep}:critic_lr=0.01", b, "--out", str(tmp_path / "x.png")])
+    assert "has no sweep point 'critic_lr=0.01'" in capsys.readouterr().err
