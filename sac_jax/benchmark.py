@@ -215,6 +215,7 @@ def table_rows(env_id: str, budget: int, curves: Sequence[Curve]) -> list[list[s
         str(len(curves)),
         str(steps[-1]),
         f"{_fmt(mean[-1])} +- {_fmt(std[-1])}",
+        ", ".join(_fmt(c.returns[np.searchsorted(c.steps, steps[-1])]) for c in curves),
     ]
     references_ = [r for r in references(env_id) if r.step <= budget]
     rows = []
@@ -238,6 +239,7 @@ HEADER = (
     "seeds",
     "last step (all seeds)",
     "ours final (mean +- std)",
+    "per seed",
     "reference",
     "ref step",
     "source",

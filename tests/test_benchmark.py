@@ -303,7 +303,8 @@ def test_a_sweep_folder_is_one_group_per_sweep_point(tmp_path):
     benchmark.main(["--runs-root", str(runs), "--out", str(out)])
     text = (out / "results.md").read_text()
     slow = f"{0.5 * target + 0.5:.1f} +- 0.5"  # seeds 0 and 1: mean +0.5, std 0.5
-    assert f"| Walker2d-v5 critic_lr=0.0003 | 300000 | 2 | 300000 | {slow} |" in text
+    per_seed = f"{0.5 * target:.1f}, {0.5 * target + 1:.1f}"  # the final return of seeds 0, 1
+    assert f"| Walker2d-v5 critic_lr=0.0003 | 300000 | 2 | 300000 | {slow} | {per_seed} |" in text
     assert (
         f"| Walker2d-v5 critic_lr=0.001 | 300000 | 2 | 300000 | {target + 0.5:.1f} +- 0.5 |" in text
     )
