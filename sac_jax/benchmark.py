@@ -4,6 +4,7 @@
     python -m sac_jax.benchmark --runs-root RUNS --out DIR   # tabulate runs that already finished
     python -m sac_jax.benchmark --evals docs/results/cpu-day/evals.csv --runs-root RUNS \
         --only HalfCheetah-v5 "Walker2d-v5 critic_lr=0.001" --out DIR
+    python -m sac_jax.benchmark --runs-root runs/sac SAC --runs-root runs/crossq CrossQ --out DIR
 
 With --suite, each (env, seed) is one `sac_jax.loop.train` run with the env's file from
 `configs/`, its `total_steps` set to the suite's budget, in `OUT/runs/ENV/seedS`. Resuming is per
@@ -12,7 +13,8 @@ latest checkpoint (`train`'s own checkpointing), and one with no checkpoint yet 
 step 0. --runs-root tabulates every run folder under it instead (each one seed, several seeds, or
 a sweep); --evals adds the trials of an evals.csv this command wrote, e.g. a committed one.
 
-Trials are grouped by env and sweep point (`Walker2d-v5 critic_lr=0.001`). Written to OUT:
+Trials are grouped by env, the NAME given to their runs root, and sweep point
+(`Walker2d-v5 critic_lr=0.001`, `HalfCheetah-v5 CrossQ`). Written to OUT:
 `evals.csv` (every eval point), one `ENV.png` per env (a curve per group, with published SAC
 curves where there are any), `results.md` (a table row per group and reference, the run folders'
 wall-clock times, and the aggregate over tasks of `sac_jax.aggregate` when each task has one
@@ -127,7 +129,7 @@ class RunCurve(NamedTuple):
     """One trial's eval curve with what it was trained as."""
 
     env_id: str
-    setting: str  # its sweep point, e.g. "critic_lr=0.001"; "" without a sweep
+    setting: str  # the name given to its runs root, and its sweep point: "CrossQ critic_lr=0.001"
     seed: int
     total_steps: int
     curve: Curve
@@ -138,14 +140,15 @@ class RunCurve(NamedTuple):
         return f"{self.env_id} {self.setting}".strip()
 
 
-def read_runs(run_dir: str) -> list[RunCurve]:
-    """Every trial of a run folder: one seed, several (`num_seeds`), or a sweep's."""
+def read_runs(run_dir: str, name: str = "") -> list[RunCurve]:
+    """Every trial of a run folder: one seed, several (`num_seeds`), or a sweep's; `name` (e.g.
+    `CrossQ`) tells its groups from other configurations' runs of the same env."""
     config = read_run_config(run_dir)
     env_id, total_steps = run_label(run_dir), int(config.get("total_steps", 0))
     return [
         RunCurve(
             env_id,
-            t.point,
+            f"{name} {t.point}".strip(),
             config.get("seed", -1) if t.seed is None else t.seed,
             total_steps,
             t.curve,
@@ -258,11 +261,15 @@ v5 rewards differ a little (contact costs, foot friction), so those comparisons 
 
 
 def collect(
-    run_dirs: Sequence[str] = (), evals_csvs: Sequence[str] = (), only: Sequence[str] = ()
+    run_dirs: Sequence[str] = (),
+    evals_csvs: Sequence[str] = (),
+    only: Sequence[str] = (),
+    names: dict[str, str] | None = None,
 ) -> list[RunCurve]:
-    """The trials of run folders and evals.csv files, sorted by group and seed; with `only`, just
-    those groups (e.g. `Walker2d-v5 critic_lr=0.001`). A trial found twice is an error."""
-    runs = [r for d in run_dirs for r in read_runs(d)]
+    """The trials of run folders (`names`: run dir -> the name of its configuration) and evals.csv
+    files, sorted by group and seed; with `only`, just those groups (e.g. `Walker2d-v5
+    critic_lr=0.001`). A trial found twice is an error."""
+    runs = [r for d in run_dirs for r in read_runs(d, (names or {}).get(d, ""))]
     runs += [r for path in evals_csvs for r in read_evals_csv(path)]
     groups = sorted({r.group for r in runs})
     unknown = [g for g in only if g not in groups]
@@ -380,7 +387,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--suite", choices=SUITES, help="train (or resume) this suite, then tabulate"
     )
     parser.add_argument(
-        "--runs-root", action="append", default=[], help="tabulate the runs under this folder"
+        "--runs-root",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="DIR [NAME]",
+        help="tabulate the runs under DIR; NAME (e.g. CrossQ) is prefixed to their settings",
     )
     parser.add_argument(
         "--evals", action="append", default=[], help="tabulate the trials in this evals.csv"
@@ -396,12 +408,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = "python -m sac_jax.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
     if bool(args.suite) == bool(args.runs_root or args.evals):
         parser.error("give either --suite, or --runs-root and/or --evals")
+    if any(len(root) > 2 for root in args.runs_root):
+        parser.error(f"--runs-root takes DIR and an optional NAME, got {args.runs_root}")
+    names = {
+        d: root[1] if len(root) == 2 else "" for root in args.runs_root for d in find_runs(root[0])
+    }
     if args.suite:
         run_dirs = run_suite(args.suite, args.seeds, args.out, args.steps)
     else:
-        run_dirs = [d for root in args.runs_root for d in find_runs(root)]
+        run_dirs = list(names)
     try:
-        runs = collect(run_dirs, args.evals, args.only)
+        runs = collect(run_dirs, args.evals, args.only, names)
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
     budgets = dict(SUITES[args.suite]) if args.suite else None

@@ -327,6 +327,21 @@ def test_a_sweep_folder_is_one_group_per_sweep_point(tmp_path):
     assert "Walker2d-v5 (2 seeds)" in text and "Hopper-v5 (1 seeds)" in text
 
 
+def test_a_named_runs_root_tells_configurations_of_one_env_apart(tmp_path):
+    """Two configurations' runs of HalfCheetah with the same seeds: one group each."""
+    for name, final in (("sac", 8000.0), ("crossq", 9000.0)):
+        for seed in (0, 1):
+            fake_run(str(tmp_path / name / f"seed{seed}"), "HalfCheetah-v5", seed, [final + seed])
+    out = tmp_path / "out"
+    args = ["--runs-root", str(tmp_path / "sac"), "SAC", "--runs-root", str(tmp_path / "crossq")]
+    benchmark.main([*args, "CrossQ-512", "--out", str(out)])
+    text = (out / "results.md").read_text()
+    assert "| HalfCheetah-v5 SAC | 100000 | 2 | 100000 | 8000.5 +- 0.5 | 8000.0, 8001.0 |" in text
+    assert "| HalfCheetah-v5 CrossQ-512 | 100000 | 2 | 100000 | 9000.5 +- 0.5 |" in text
+    rows = read_rows(out / "evals.csv")
+    assert {r["setting"] for r in rows} == {"SAC", "CrossQ-512"}
+
+
 def test_bad_inputs_are_refused_by_name(tmp_path, capsys):
     runs = tmp_path / "runs"
     fake_run(str(runs / "a"), "Hopper-v5", 0, [1.0])
