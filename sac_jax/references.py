@@ -83,13 +83,24 @@ _POINTS = {
     "LunarLanderContinuous-v3": (Reference(50_000, 200.0, f"{_ZOO} (solved, >= 200, near 50k)"),),
 }
 
+# Results published as a table only (no per-step curve), by task. CleanRL's SAC docs table: mean
+# training-episode return (stochastic policy) of 3 seeds at 1M, policy lr 3e-4, Q and alpha lr 1e-3.
+_CLEANRL = "SAC in CleanRL, {}, q lr 1e-3, 3 seeds, training episodes"
+_TABLE_POINTS = {
+    "HalfCheetah": (Reference(1_000_000, 9634.89, _CLEANRL.format("v2")),),
+    "Walker2d": (Reference(1_000_000, 3591.45, _CLEANRL.format("v2")),),
+    "Hopper": (Reference(1_000_000, 2310.46, _CLEANRL.format("v2")),),
+    "Humanoid": (Reference(1_000_000, 4996.29, _CLEANRL.format("v4")),),
+}
+
 
 def references(env_id: str, budgets=(300_000, 1_000_000)) -> tuple[Reference, ...]:
-    """Published points for `env_id`: the anchor curves' means at `budgets`, or the fixed points."""
+    """Published points for `env_id`: the anchor curves' means at `budgets` and the tabled
+    results, or the fixed points."""
     if env_id in _POINTS:
         return _POINTS[env_id]
     return tuple(
         Reference(step, value_at(curve, step), label)
         for label, curve in anchor_curves(env_id).items()
         for step in budgets
-    )
+    ) + _TABLE_POINTS.get(env_id.split("-")[0], ())

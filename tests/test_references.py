@@ -67,7 +67,10 @@ def test_published_sac_anchors_are_tidy_and_match_the_known_numbers():
 
 def test_reference_points_are_the_curves_at_the_budgets():
     points = {(r.label, r.step): r.value for r in references.references("Humanoid-v5")}
-    assert len(points) == 6  # three sources, at 300k and 1M
+    assert len(points) == 7  # three curves at 300k and 1M, and CleanRL's table at 1M
+    assert (
+        points[("SAC in CleanRL, v4, q lr 1e-3, 3 seeds, training episodes", 1_000_000)] == 4996.29
+    )
     crossq = references.SOURCES["simbav2_crossq_sac"]
     assert (
         abs(points[(crossq, 300_000)] - 3015) <= 1 and abs(points[(crossq, 1_000_000)] - 4826) <= 1
@@ -77,3 +80,14 @@ def test_reference_points_are_the_curves_at_the_budgets():
     curves = references.anchor_curves("Walker2d-v5")
     assert set(curves) == set(references.SOURCES.values())
     assert all(c.seeds == 10 and len(c.steps) == len(c.mean) == len(c.std) for c in curves.values())
+
+
+def test_tabled_results_join_the_curves_of_their_task_only():
+    cleanrl = {
+        env: [r for r in references.references(f"{env}-v5") if "CleanRL" in r.label]
+        for env in ("HalfCheetah", "Walker2d", "Hopper", "Ant")
+    }
+    assert [(r.step, r.value) for r in cleanrl["Walker2d"]] == [(1_000_000, 3591.45)]
+    assert [r.value for r in cleanrl["HalfCheetah"]] == [9634.89]
+    assert [r.value for r in cleanrl["Hopper"]] == [2310.46]
+    assert cleanrl["Ant"] == []  # CleanRL's table has no Ant
