@@ -10,7 +10,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from sac_jax import aggregate, benchmark, plot, writers
+from sac_jax import aggregate, benchmark, plot, trials, writers
 from sac_jax.references import TARGETS, references
 from tests.helpers import REPO, SUBPROCESS_ENV
 
@@ -31,7 +31,7 @@ ENVS = [env for env, _ in benchmark.SUITES["cpu-quick"]]
 def suite_out(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("cpu-quick"))
     run_dirs = benchmark.run_suite("cpu-quick", SEEDS, out, steps=STEPS, overrides=TINY, quiet=True)
-    runs = benchmark.collect(run_dirs)
+    runs = trials.collect(run_dirs)
     benchmark.aggregate(runs, out, dict(benchmark.SUITES["cpu-quick"]), command="test")
     return out, run_dirs
 
@@ -180,7 +180,7 @@ def test_a_runs_eval_rows_are_read_from_all_its_processes(tmp_path):
     assert list(points) == ["tau=0.01", "tau=0.02"]
     for (curve,), want in zip(points.values(), ([-1.0, -2.0, -3.0], [-10.0, -20.0, -30.0])):
         assert list(curve.steps) == [100, 200, 300] and list(curve.returns) == want
-    assert benchmark.find_runs(str(tmp_path)) == [run]  # not its process folders
+    assert trials.find_runs(str(tmp_path)) == [run]  # not its process folders
     with pytest.raises(
         FileNotFoundError, match="no eval.csv in .*empty.* or its processP/ folders"
     ):
@@ -290,12 +290,12 @@ def fake_sweep(run_dir, env_id, returns, every=100_000):
 def test_a_sweep_folder_is_one_group_per_sweep_point(tmp_path):
     runs = tmp_path / "runs"
     _, target = TARGETS["Walker2d-v5"]
-    trials = {
+    returns = {
         (lr, seed): [0.0, 0.0, (0.5 if lr == "0.0003" else 1.0) * target + seed]
         for lr in ("0.0003", "0.001")
         for seed in (0, 1)
     }
-    fake_sweep(str(runs / "walker_sweep"), "Walker2d-v5", trials)
+    fake_sweep(str(runs / "walker_sweep"), "Walker2d-v5", returns)
     fake_run(str(runs / "hopper" / "seed4"), "Hopper-v5", 4, [0.0, 1.0, 2800.0])
     assert [t.seed for t in plot.read_seed_curves(str(runs / "walker_sweep"))] == [0, 1, 0, 1]
 
@@ -313,7 +313,7 @@ def test_a_sweep_folder_is_one_group_per_sweep_point(tmp_path):
     assert "no aggregate over tasks" in text
     rows = read_rows(out / "evals.csv")
     assert {(r["setting"], r["seed"]) for r in rows if r["env"] == "Walker2d-v5"} == {
-        (f"critic_lr={lr}", str(seed)) for lr, seed in trials
+        (f"critic_lr={lr}", str(seed)) for lr, seed in returns
     }
     assert_png(out / "Walker2d-v5.png")
 
@@ -369,5 +369,5 @@ def test_wall_clock_is_summed_from_the_logged_rates(tmp_path):
         writer.writerow(["step", "seed", "steps_per_sec"])
         rows = [(1000, 0, 100), (1000, 1, 100), (2000, 0, 200), (2000, 1, 200)]
         writer.writerows(rows + [(3000, 0, 50), (3000, 1, 50)])
-    assert benchmark.wall_clock_hours(str(run)) == pytest.approx(35 / 3600)
-    assert benchmark.wall_clock_hours(str(tmp_path / "none")) is None
+    assert trials.wall_clock_hours(str(run)) == pytest.approx(35 / 3600)
+    assert trials.wall_clock_hours(str(tmp_path / "none")) is None
