@@ -21,6 +21,7 @@ from sac_jax.distributed import all_processes
 from sac_jax.envs import EnvCreator, env_dims, env_info, env_state, make_env, set_env_state
 from sac_jax.loop_state import LoopState
 from sac_jax.placement import Placement, placement, seed_slice, stack_seeds
+from sac_jax.provenance import record_launch
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.state import SACState, create_state
 from sac_jax.sweep import Trial, expand_trials, stacked_values, trial_config
@@ -252,6 +253,7 @@ def open_session(
         session.state = session.where.put(session.state)
         if jax.process_index() == 0:  # one writer: every process has the same config
             write_config(workdir, config.to_json_best_effort(indent=2))
+            record_launch(workdir, session.start)
             for other in set(log_dirs(workdir)) - set(dirs):  # other process counts' rows
                 truncate_logs(other, session.start)
         runs = stack.enter_context(open_runs(config, workdir, session.trials, session.loops))

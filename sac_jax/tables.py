@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sac_jax.plot import Curve, seed_stats
+from sac_jax.provenance import read_launches
 from sac_jax.references import references
 from sac_jax.trials import last_eval_step, read_runs, wall_clock_hours
 
@@ -72,26 +73,49 @@ v5 rewards differ a little (contact costs, foot friction), so those comparisons 
 """
 
 
+def _distinct(values, sep: str = ", ") -> str:
+    return sep.join(dict.fromkeys(v for v in values if v)) or "-"
+
+
+def provenance(run_dir: str) -> tuple[str, str]:
+    """The run's code commits (12 digits, `+changes` when tracked files differed) and machines
+    (CPU and accelerators), over its launches in order; "-" for a run without launches.jsonl."""
+    launches = read_launches(run_dir)
+    commits = (
+        (x["commit"] or "")[:12] + ("+changes" if x["commit"] and x["dirty"] else "")
+        for x in launches
+    )
+    machines = (
+        " + ".join([f"{x['cpu']} x{x['cpu_count']}", *(d for d in x["devices"] if d != "cpu")])
+        for x in launches
+    )
+    return _distinct(commits), _distinct(machines, "; ")
+
+
 def runs_table(run_dirs: Sequence[str]) -> list[str]:
-    """Markdown: each run folder's trials, last eval step and wall-clock time."""
+    """Markdown: each run folder's trials, last eval step, wall-clock time, code and machine."""
     if not run_dirs:
         return []
     root = os.path.dirname(os.path.commonpath([os.path.abspath(d) for d in run_dirs]))
     lines = [
-        "| run folder | trials | last eval step | wall-clock (h) |",
-        "|---|---|---|---|",
+        "| run folder | trials | last eval step | wall-clock (h) | code commit | machine |",
+        "|---|---|---|---|---|---|",
     ]
     for d in run_dirs:
         hours = wall_clock_hours(d)
         trials = len(read_runs(d))
         name = os.path.relpath(os.path.abspath(d), root)
         clock = "-" if hours is None else f"{hours:.3g}"
-        lines.append(f"| {name} | {trials} | {last_eval_step(d)} | {clock} |")
+        commit, machine = provenance(d)
+        lines.append(
+            f"| {name} | {trials} | {last_eval_step(d)} | {clock} | {commit} | {machine} |"
+        )
     return [
         "## Runs",
         "",
         "Wall-clock time is summed from each folder's train.csv rates (training, evaluations and "
-        "checkpoints, not start-up); the trials of one folder trained together, in one process.",
+        "checkpoints, not start-up); the trials of one folder trained together, in one process. "
+        "Code and machine: every start and resume of the run (its launches.jsonl).",
         "",
         *lines,
         "",

@@ -2,6 +2,7 @@
 
     WORKDIR/
       config.json                the resolved config (of all trials)
+      launches.jsonl             each start and resume: code commit, versions, machine
       .lock                      held while a run trains here
       train.csv, eval.csv, events.out.tfevents.*    logs, one row per trial
       checkpoints/STEP/          with one trial
@@ -21,6 +22,7 @@ import time
 from sac_jax.sweep import run_name
 
 CONFIG = "config.json"
+LAUNCHES = "launches.jsonl"
 TRAIN_CSV, EVAL_CSV = "train.csv", "eval.csv"
 CSV_LOGS = (TRAIN_CSV, EVAL_CSV)
 TB_EVENTS = "events.out.tfevents.*"

@@ -103,10 +103,14 @@ def test_runs_root_tabulates_existing_runs(suite_out, tmp_path):
     assert read_rows(tmp_path / "evals.csv") == read_rows(os.path.join(out, "evals.csv"))
     assert_png(tmp_path / "Pendulum-v1.png")
     text = (tmp_path / "results.md").read_text()
-    for env in ENVS:  # each suite run folder is listed with its steps and a positive time
+    head = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True)
+    for env in ENVS:  # each suite run folder: its steps, a positive time, its code and machine
         (row,) = [line for line in text.splitlines() if line.startswith(f"| runs/{env}/seed0 |")]
-        _, trials, step, hours = [cell.strip() for cell in row.strip("|\n").split("|")]
+        cells = [cell.strip() for cell in row.strip("|\n").split("|")]
+        _, trials, step, hours, commit, machine = cells
         assert (trials, step) == ("1", str(STEPS)) and float(hours) > 0
+        assert commit.split("+")[0] == (head.stdout[:12] if head.returncode == 0 else "-")
+        assert machine.endswith(f" x{os.cpu_count()}")
 
 
 def test_a_committed_evals_csv_tabulates_like_its_runs(suite_out, tmp_path):
