@@ -177,6 +177,7 @@ def test_two_processes_each_training_one_seed_match_one_process(two_processes, t
     assert sorted(os.listdir(workdir)) == [
         ".lock",
         "config.json",
+        "launches.jsonl",
         "process0",
         "process1",
         "seed3",
