@@ -164,8 +164,8 @@ def aggregate(
         for g in names:
             curves = [r.curve for r in groups[g]]
             lines += [
-                "| " + " | ".join([g, *row[1:]]) + " |"
-                for row in table_rows(env_id, budgets[env_id], curves)
+                "| " + " | ".join(row) + " |"
+                for row in table_rows(g, env_id, budgets[env_id], curves)
             ]
     lines += ["", *runs_table(run_dirs), "## Aggregate over tasks", ""]
     if any(len(names) > 1 for names in envs.values()):

@@ -21,12 +21,13 @@ def _ratio(ours: float, ref: float) -> str:
     return f"{ours / ref:.2f}" if ref > 0 else f"{ref / ours:.2f}"
 
 
-def table_rows(env_id: str, budget: int, curves: Sequence[Curve]) -> list[list[str]]:
-    """One row per reference that applies within `budget` (one row if none does)."""
+def table_rows(group: str, env_id: str, budget: int, curves: Sequence[Curve]) -> list[list[str]]:
+    """The rows of one group of `env_id`'s trials: one per reference that applies within `budget`
+    (one row if none does)."""
     steps, mean, _, high = seed_stats(curves, "std")
     std = high - mean
     head = [
-        env_id,
+        group,
         str(budget),
         str(len(curves)),
         str(steps[-1]),

@@ -358,6 +358,11 @@ def test_bad_inputs_are_refused_by_name(tmp_path, capsys):
     assert "--only ['Ant-v5']: no such group; the inputs hold ['Hopper-v5']" in (
         capsys.readouterr().err
     )
+    not_evals = tmp_path / "eval.csv"  # a run's own eval.csv has no env column
+    not_evals.write_text("step,seed,return_mean\n100,0,1.0\n")
+    with pytest.raises(SystemExit):
+        benchmark.main(["--evals", str(not_evals), "--out", "x"])
+    assert "not an evals.csv of this command (no column ['env'])" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         benchmark.main(["--suite", "cpu-quick", "--runs-root", str(runs), "--out", "x"])
     assert "either --suite, or --runs-root" in capsys.readouterr().err
