@@ -71,11 +71,17 @@ def test_batch_placement_replicates_the_state_and_splits_batches_along_b():
     assert tuple(where.batches.spec) == (None, None, "batch")
 
 
-def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_path):
+# CrossQ's batch renormalization takes its statistics over the whole batch, and past the
+# warm-up its r and d correct them with the running ones: a split batch must not change either.
+CROSSQ = dict(batch_renorm=True, target_update="none", batch_renorm_warmup=50, adam_b1=0.5)
+
+
+@pytest.mark.parametrize("variant", [{}, CROSSQ], ids=["sac", "crossq"])
+def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_path, variant):
     """Same seed, unsharded in this process and batch-sharded in a subprocess with 2 devices; the
     batch means become all-reduces, which may round differently (allclose, not equal)."""
     alone, sharded = str(tmp_path / "alone"), str(tmp_path / "sharded")
-    loop.train(small_config(seed=4), alone, quiet=True)
+    loop.train(small_config(seed=4, **variant), alone, quiet=True)
     out = run_python(
         f"""
         import jax
@@ -84,7 +90,7 @@ def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_pa
         from sac_jax.update import update_steps
         from tests.helpers import small_config
         assert jax.device_count() == 2, jax.devices()
-        config = small_config(seed=4, shard="batch")
+        config = small_config(seed=4, shard="batch", **{variant!r})
         loop.train(config, {sharded!r})
         update = loop.vmap_seeds(update_steps, placement(1, config.batch_size, "batch"))
         print("compiled", update._cache_size())
@@ -93,7 +99,7 @@ def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_pa
     )
     assert "seed 4 on 2 device(s) (batch axis split)" in out
     assert "compiled 1" in out
-    config = small_config(seed=4)
+    config = small_config(seed=4, **variant)
     assert_trees_close(restore(sharded, config)[1], restore(alone, config)[1])
     np.testing.assert_allclose(returns(sharded, 4), returns(alone, 4), rtol=1e-5)
 
