@@ -8,7 +8,8 @@ sweep's folder, e.g. `runs/sweep:critic_lr=0.0003 runs/sweep:critic_lr=0.001`. F
 takes every seed's curve at the eval steps all seeds of both groups reached, and compares two
 scores per seed: the final evaluation, and the area under the curve (the mean return over those
 steps). For each it reports the difference of the means and of the IQMs (B - A) with 95% bootstrap
-confidence intervals over seeds, the probability that a seed of B beats a seed of A, and a verdict:
+confidence intervals over seeds, the ratio of the means (B / A, when A's scores are positive) with
+its interval, the probability that a seed of B beats a seed of A, and a verdict:
 a difference is "detected" when the interval of the difference of means excludes 0. When none is,
 it estimates how many seeds per group would resolve the observed difference (80% power, 5% level).
 
@@ -90,6 +91,8 @@ def compare(
         iqm = stats.difference_ci(sa[key], sb[key], stats.iqm, reps)
         poi = stats.probability_of_improvement_ci(sb[key], sa[key], reps=min(reps, 2000))
         result = dict(mean_a=sa[key].mean(), mean_b=sb[key].mean(), mean=mean, iqm=iqm, poi=poi)
+        if sa[key].min() > 0:
+            result["ratio"] = stats.ratio_ci(sa[key], sb[key], np.mean, reps)
         result["verdict"] = verdict(mean[1], mean[2], names, higher)
         if result["verdict"] == "no difference detected":
             result["seeds_needed"] = stats.seeds_to_resolve(sa[key], sb[key])
@@ -107,6 +110,13 @@ def format_report(report: dict, names=("A", "B")) -> str:
             f"{key}: {a} {r['mean_a']:.4g}, {b} {r['mean_b']:.4g}",
             f"  {b} - {a}, mean: {r['mean'][0]:+.4g}  95% CI [{r['mean'][1]:+.4g}, {r['mean'][2]:+.4g}]",
             f"  {b} - {a}, IQM:  {r['iqm'][0]:+.4g}  95% CI [{r['iqm'][1]:+.4g}, {r['iqm'][2]:+.4g}]",
+        ]
+        if "ratio" in r:
+            low, high = r["ratio"][1:]
+            lines.append(
+                f"  {b} / {a}, mean: {r['ratio'][0]:.3g}x  95% CI [{low:.3g}x, {high:.3g}x]"
+            )
+        lines += [
             f"  P({b} > {a}) = {r['poi'][0]:.2f}  95% CI [{r['poi'][1]:.2f}, {r['poi'][2]:.2f}]",
             f"  verdict: {r['verdict']}",
         ]

@@ -201,18 +201,31 @@ def plot_performance_profile(
     fig.savefig(path, dpi=120)
 
 
-def difference_ci(a, b, statistic: Callable = np.mean, reps: int = 5000, alpha=0.05, seed=0):
-    """(point, low, high) of statistic(b) - statistic(a) for two groups of per-seed scores, each
-    group's seeds resampled with replacement independently."""
+def _two_groups_ci(a, b, statistic, contrast, reps, alpha, seed, name):
+    """(point, low, high) of contrast(statistic(b), statistic(a)), each group's seeds resampled
+    with replacement independently."""
     _check(reps, alpha)
     a, b = (np.asarray(x, np.float64) for x in (a, b))
     if a.ndim != 1 or b.ndim != 1 or a.size == 0 or b.size == 0:
-        raise ValueError("difference_ci: expected two non-empty 1-D arrays of per-seed scores")
+        raise ValueError(f"{name}: expected two non-empty 1-D arrays of per-seed scores")
     rng = np.random.default_rng(seed)
     boot_a = a[rng.integers(0, a.size, (int(reps), a.size))]
     boot_b = b[rng.integers(0, b.size, (int(reps), b.size))]
-    boot = statistic(boot_b, axis=-1) - statistic(boot_a, axis=-1)
-    return (float(statistic(b) - statistic(a)), *_interval(boot, alpha))
+    boot = contrast(statistic(boot_b, axis=-1), statistic(boot_a, axis=-1))
+    return (float(contrast(statistic(b), statistic(a))), *_interval(boot, alpha))
+
+
+def difference_ci(a, b, statistic: Callable = np.mean, reps: int = 5000, alpha=0.05, seed=0):
+    """(point, low, high) of statistic(b) - statistic(a) for two groups of per-seed scores."""
+    return _two_groups_ci(a, b, statistic, np.subtract, reps, alpha, seed, "difference_ci")
+
+
+def ratio_ci(a, b, statistic: Callable = np.mean, reps: int = 5000, alpha=0.05, seed=0):
+    """(point, low, high) of statistic(b) / statistic(a), for "B reaches 1.2x A" questions. Only
+    for positive scores: with any a <= 0 a resample's denominator could be 0 or change sign."""
+    if np.min(a) <= 0:
+        raise ValueError(f"ratio_ci: A's scores must be positive, got min {np.min(a)}")
+    return _two_groups_ci(a, b, statistic, np.divide, reps, alpha, seed, "ratio_ci")
 
 
 def seeds_to_resolve(a, b, alpha: float = 0.05, power: float = 0.8) -> float:

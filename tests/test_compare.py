@@ -32,6 +32,10 @@ def test_a_known_difference_is_detected_and_its_interval_covers_the_truth():
     assert report["AUC"]["verdict"] == "B better"  # linear from 0: AUC is half the final
     assert report["AUC"]["mean"][0] == pytest.approx(0.5 * final["mean"][0])
     assert compare.compare(b, a, reps=4000)["final"]["verdict"] == "A better"
+    assert final["ratio"][0] == pytest.approx(finals_b.mean() / finals_a.mean())
+    assert final["ratio"][1] < 2.0 < final["ratio"][2]  # the true ratio
+    below_zero, _ = group(rng, -5.0)  # a ratio to scores of either sign means nothing
+    assert "ratio" not in compare.compare(below_zero, b, reps=100)["final"]
 
 
 def test_no_difference_is_reported_with_the_seeds_that_would_resolve_it():
@@ -59,6 +63,16 @@ def test_difference_ci_by_hand():
     assert (point, low, high) == (3.0, 3.0, 3.0)  # no spread: every resample gives 3
     point, low, high = stats.difference_ci([0.0, 10.0], [5.0, 5.0], reps=2000)
     assert point == 0.0 and low == pytest.approx(-5.0) and high == pytest.approx(5.0)
+
+
+def test_ratio_ci_by_hand():
+    """A = [1, 3] resamples to means 1, 2, 3 with probabilities 1/4, 1/2, 1/4, so B's mean 4 over
+    them is 4, 2 or 4/3: the 95% interval runs from 4/3 to 4 around the point ratio 2."""
+    point, low, high = stats.ratio_ci([1.0, 3.0], [4.0, 4.0], reps=4000)
+    assert point == 2.0 and low == pytest.approx(4 / 3) and high == pytest.approx(4.0)
+    assert stats.ratio_ci([2.0, 2.0], [3.0, 3.0]) == (1.5, 1.5, 1.5)
+    with pytest.raises(ValueError, match="A's scores must be positive, got min -1.0"):
+        stats.ratio_ci([-1.0, 2.0], [3.0, 3.0])
 
 
 def write_run(run_dir, seeds_finals):
@@ -93,6 +107,7 @@ def test_cli_reads_run_folders_and_glob_patterns_and_draws_both(tmp_path, capsys
     out = capsys.readouterr().out
     assert "single: 3 seeds, clipped: 3 seeds, to step 10000" in out
     assert "clipped - single, mean: +200  95% CI" in out and "verdict: clipped better" in out
+    assert "clipped / single, mean: 3x  95% CI [2." in out  # 300 / 100; A's resamples 90-110
     assert matplotlib.image.imread(png).shape[0] > 100
     with pytest.raises(SystemExit):
         compare.main([str(tmp_path / "nothing*"), str(tmp_path / "b_seed*")])
@@ -108,6 +123,7 @@ def test_cli_compares_another_metric_by_which_is_higher(tmp_path, capsys):
     compare.main([*args, "--metric", "q_bias", "--reps", "2000"])
     out = capsys.readouterr().out
     assert "final: A 900, B 700" in out and "B - A, mean: -200" in out
+    assert "B / A, mean: 0.778x" in out
     assert "verdict: A higher" in out
     with pytest.raises(SystemExit):
         compare.main([*args, "--metric", "q_true"])
