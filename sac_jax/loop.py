@@ -25,6 +25,7 @@ from sac_jax.health import EnvAndQChecks, NonFiniteError, all_finite, guard, non
 from sac_jax.hostmem import reuse_freed_memory
 from sac_jax.normalization import update_stats
 from sac_jax.placement import seed_slice
+from sac_jax.plot import draw_run
 from sac_jax.session import Session, open_session
 from sac_jax.sweep import expand_trials, swept_fields
 from sac_jax.update import update_steps
@@ -130,7 +131,8 @@ def update_obs_stats(s: Session) -> None:
 
 def evaluate_trials(s: Session, step: int) -> None:
     """Deterministic episodes of every trial's policy, on its own eval env, and the critics'
-    value-estimation bias on stochastic ones (`sac_jax.bias`); logged."""
+    value-estimation bias on stochastic ones (`sac_jax.bias`); logged, and the run's curves
+    redrawn (by process 0, from every process's rows written so far)."""
     stats = s.state.obs_stats if s.config.normalize_obs else None
     actors, stats = jax.device_put(s.where.local((s.state.actor, stats)))
     states = s.where.local(s.state) if s.config.bias_episodes else None
@@ -150,6 +152,8 @@ def evaluate_trials(s: Session, step: int) -> None:
             bias = measure_state(seed_slice(states, i), s.eval_envs[i], s.config, seed)
             bias = bias if bias["q_steps"] else {}  # episodes too short for gamma: nothing to log
         s.writer.write_eval(step, s.trials[i], {**loop.last_eval, **bias})
+    if jax.process_index() == 0:
+        draw_run(s.workdir)
 
 
 def check_finite(s: Session, healthy, metrics, since: int, step: int, whole_state=False) -> None:

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from sac_jax.config import SWEEPABLE  # noqa: E402
 from sac_jax.references import AnchorCurve, Reference  # noqa: E402
-from sac_jax.workdir import EVAL_CSV, config_path  # noqa: E402
+from sac_jax.workdir import CURVES, EVAL_CSV, config_path  # noqa: E402
 from sac_jax.writers import read_rows  # noqa: E402
 
 SPREADS = ("std", "minmax")
@@ -50,7 +50,7 @@ def read_seed_curves(run_dir: str, metric: str = "return_mean") -> list[SeedCurv
     `run_dir/processP/eval.csv`) as one curve per trial. Rows are tagged with `seed` (in runs
     since `num_seeds`) and the swept fields' values (`sac_jax.sweep.Trial.tags`). `metric`: the
     column read, e.g. `q_bias_normalized`; rows without it are skipped."""
-    rows = [r for r in read_rows(run_dir, EVAL_CSV) if r.get(metric, "") != ""]
+    rows = [r for r in read_rows(run_dir, EVAL_CSV) if r.get(metric) not in ("", None)]
     swept = [k for k in (rows[0] if rows else {}) if k in SWEEPABLE]
     by_trial: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -166,6 +166,15 @@ def group_runs(
             label = f"{name} {point}" if point else name
             groups.setdefault(label, []).extend(curves)
     return groups
+
+
+def draw_run(run_dir: str) -> str:
+    """RUN_DIR/curves.png: the run's eval returns so far, a line per sweep point (band over its
+    seeds). The loop redraws it after every evaluation, so a run in progress can be glanced at."""
+    out = os.path.join(run_dir, CURVES)
+    title = os.path.basename(os.path.abspath(run_dir))
+    plot_curves(group_runs([run_dir]), out, title=title)
+    return out
 
 
 def parse_reference(text: str) -> Reference:

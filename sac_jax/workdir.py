@@ -5,6 +5,7 @@
       launches.jsonl             each start and resume: code commit, versions, machine
       .lock                      held while a run trains here
       train.csv, eval.csv, events.out.tfevents.*    logs, one row per trial
+      curves.png                 the eval returns so far, redrawn after every evaluation
       checkpoints/STEP/          with one trial
       TRIAL/checkpoints/STEP/    with several (TRIAL: seed3, or critic_lr=0.001,seed3 in a sweep)
       processP/                  logs and lock of process P when several processes train the run
@@ -25,6 +26,7 @@ CONFIG = "config.json"
 LAUNCHES = "launches.jsonl"
 TRAIN_CSV, EVAL_CSV = "train.csv", "eval.csv"
 CSV_LOGS = (TRAIN_CSV, EVAL_CSV)
+CURVES = "curves.png"
 TB_EVENTS = "events.out.tfevents.*"
 TRIAL_DIRS = (
     "*seed*"  # the trial folders of a workdir with several trials (their names end in seedS)

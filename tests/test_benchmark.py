@@ -185,6 +185,9 @@ def test_a_runs_eval_rows_are_read_from_all_its_processes(tmp_path):
     for (curve,), want in zip(points.values(), ([-1.0, -2.0, -3.0], [-10.0, -20.0, -30.0])):
         assert list(curve.steps) == [100, 200, 300] and list(curve.returns) == want
     assert trials.find_runs(str(tmp_path)) == [run]  # not its process folders
+    with open(os.path.join(run, "process1", "eval.csv"), "a") as f:
+        f.write("400,3")  # a row process 1 is still writing when process 0 redraws the curves
+    assert [list(c.steps) for (c,) in plot.read_evals(run).values()] == [[100, 200, 300]] * 2
     with pytest.raises(
         FileNotFoundError, match="no eval.csv in .*empty.* or its processP/ folders"
     ):

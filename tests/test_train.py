@@ -5,6 +5,8 @@ import glob
 import json
 import os
 
+import matplotlib.image
+
 from sac_jax.loop import train
 
 
@@ -34,6 +36,9 @@ def test_pendulum_learns_and_writes_outputs(tiny_config, tmp_path):
         trains[0]
     )
     assert glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
+    curves = os.path.join(workdir, "curves.png")  # redrawn after each evaluation, the last too
+    assert matplotlib.image.imread(curves).shape[0] > 100
+    assert os.path.getmtime(curves) >= os.path.getmtime(os.path.join(workdir, "eval.csv"))
     with open(os.path.join(workdir, "config.json")) as f:
         assert json.load(f)["total_steps"] == 5000
 
