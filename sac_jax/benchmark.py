@@ -158,7 +158,7 @@ def aggregate(
             os.path.join(out, f"{env_id}.png"),
             [r for r in references(env_id) if r.step <= budgets[env_id]],
             spread,
-            f"SAC on {env_id}",
+            env_id,  # the legend names each group: SAC, or a named --runs-root (CrossQ)
             anchors=anchor_curves(env_id),
         )
         for g in names:
