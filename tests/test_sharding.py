@@ -110,16 +110,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def train_in_two_processes(tmp_path, workdir: str, total_steps: int) -> list[str]:
+def train_in_two_processes(
+    tmp_path, workdir: str, total_steps: int, env=SUBPROCESS_ENV, **overrides
+) -> list[str]:
     """train.py --distributed in two local CPU processes (one device each) on seeds 3 and 4 of the
-    small config; returns each process's stdout."""
+    small config (with `overrides`); returns each process's stdout."""
     config_file = tmp_path / f"two_seeds_{total_steps}.py"
     config_file.write_text(
         textwrap.dedent(f"""
         from tests.helpers import small_config
 
         def get_config():
-            return small_config(seed=3, num_seeds=2, total_steps={total_steps})
+            return small_config(seed=3, num_seeds=2, total_steps={total_steps}, **{overrides!r})
     """)
     )
     address = f"127.0.0.1:{free_port()}"
@@ -137,7 +139,7 @@ def train_in_two_processes(tmp_path, workdir: str, total_steps: int) -> list[str
                 f"--process_id={p}",
             ],
             cwd=REPO,
-            env=SUBPROCESS_ENV,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

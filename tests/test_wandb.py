@@ -20,7 +20,8 @@ from sac_jax.config import ConfigError
 from sac_jax.loop import train
 from sac_jax.sweep import expand_trials
 from sac_jax.wandb_log import open_runs
-from tests.helpers import small_config
+from tests.helpers import SUBPROCESS_ENV, small_config
+from tests.test_sharding import train_in_two_processes
 
 BLOCK, HEADER = 32768, 7  # the log's block size and record header (checksum, length, type)
 FULL, LAST = 1, 4  # record types that complete a protobuf record
@@ -184,6 +185,26 @@ def test_resume_continues_the_same_wandb_run(resumed_two_seeds):
     for run in resumed:
         assert run["id"] == ids[run["config"]["seed"]]
         assert min(run["history"]) > 150  # the resumed run logs after its checkpoint only
+
+
+def test_two_processes_each_log_their_own_seed(tmp_path):
+    """train.py --distributed: process p opens the W&B run of seed 3 + p only, and each run holds
+    its seed's eval rows, which that process wrote to WORKDIR/processP/eval.csv."""
+    home, workdir = tmp_path / "home", str(tmp_path / "hosts")
+    env = {**SUBPROCESS_ENV, "WANDB_MODE": "offline"}
+    env.update({v: str(home) for v in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR")})
+    train_in_two_processes(tmp_path, workdir, 150, env, wandb_project="sac-test")
+    runs = offline_runs(workdir)
+    assert len(runs) == 2 and len({run["id"] for run in runs}) == 2
+    runs = {run["config"]["seed"]: run for run in runs}
+    assert sorted(runs) == [3, 4]
+    for p, seed in enumerate((3, 4)):
+        evals = read_csv(os.path.join(workdir, f"process{p}", "eval.csv"))
+        assert {row["seed"] for row in evals} == {str(seed)}
+        logged = runs[seed]["history"]
+        for row in evals:
+            want = float(row["return_mean"])
+            assert logged[int(row["step"])]["eval/return_mean"] == pytest.approx(want)
 
 
 def test_off_by_default_imports_nothing_and_a_resume_may_turn_it_on(tmp_path, monkeypatch):
