@@ -1,10 +1,11 @@
 """One number for a suite of tasks, the way rliable reports it (Agarwal et al. 2021).
 
-Each task's score is a seed's deterministic eval return at the task's budget, divided by the best
-published SAC mean at that budget (`sac_jax.references.TARGETS`), so 1.0 means "as good as the
-best published SAC". Over all (task, seed) scores: the interquartile mean and the mean, each with
-a 95% stratified bootstrap confidence interval (seeds resampled within each task), and the
-performance profile: the fraction of runs scoring above each threshold.
+Each task's score is a seed's deterministic eval return at the task's budget, divided by the
+task's reference score (`sac_jax.references.TARGETS`: about the best published mean of SAC with a
+learned temperature at that budget), so 1.0 means "level with published SAC". Over all (task, seed)
+scores: the interquartile mean and the mean, each with a 95% stratified bootstrap confidence
+interval (seeds resampled within each task), and the performance profile: the fraction of runs
+scoring above each threshold.
 """
 
 import numpy as np
@@ -50,7 +51,7 @@ def report(scores: dict[str, np.ndarray], profile_png: str, reps: int = 5000) ->
     stats.plot_performance_profile(TAUS, {"sac_jax": profile}, profile_png)
     tasks = ", ".join(f"{env} ({len(s)} seeds)" for env, s in scores.items())
     return [
-        f"Normalized score = return at the task's budget / best published SAC there; tasks: {tasks}.",
+        f"Normalized score = return at the task's budget / the task's reference score; tasks: {tasks}.",
         "",
         "| statistic | normalized score | 95% CI (stratified bootstrap over seeds) |",
         "|---|---|---|",

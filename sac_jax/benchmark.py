@@ -25,6 +25,7 @@ import argparse
 import csv
 import importlib
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
@@ -205,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="override every budget (e.g. a tiny smoke run)")
     parser.add_argument("--spread", choices=SPREADS, default="std", help="band drawn over seeds")
     args = parser.parse_args(argv)
-    command = "python -m sac_jax.benchmark " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = shlex.join(
+        ["python", "-m", "sac_jax.benchmark", *(sys.argv[1:] if argv is None else argv)]
+    )
     if bool(args.suite) == bool(args.runs_root or args.evals):
         parser.error("give either --suite, or --runs-root and/or --evals")
     if any(len(root) > 2 for root in args.runs_root):

@@ -69,7 +69,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.checkpoint_buffer = True  # save the replay buffer too (exact resume; large for long runs)
     # Replay and update-to-data ratio. Per env step one dispatch runs `num_critic_updates` update
     # steps under lax.scan; each does a critic step, and every `actor_update_period`-th also an
-    # actor and temperature step (the homework's "K critic steps, then one actor step" is
+    # actor and temperature step (the common "K critic steps, then one actor step" schedule is
     # num_critic_updates=K, actor_update_period=K).
     c.batch_size = 256
     c.buffer_size = 1_000_000

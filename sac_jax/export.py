@@ -41,7 +41,7 @@ def export_onnx(policy: Policy) -> bytes:
     the traced jaxpr, whose symbolic batch dimension it keeps.
     """
     from jax.extend.core import jaxpr_as_fun
-    from jax2onnx import to_onnx  # optional: pip install "sac_jax[onnx]"
+    from jax2onnx import to_onnx  # optional: python -m pip install -e ".[onnx]"
 
     # Its plugins for libraries not used here (dm_pix) fail to import on this jax, noisily.
     logging.getLogger("jax2onnx.plugins.plugin_system").setLevel(logging.ERROR)
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     if not set(platforms) <= set(KNOWN_PLATFORMS):
         parser.error(f"--platforms={args.platforms!r} must name platforms of {KNOWN_PLATFORMS}")
     if args.format == "onnx" and importlib.util.find_spec("jax2onnx") is None:
-        parser.error('--format onnx needs jax2onnx: pip install "sac_jax[onnx]"')
+        parser.error('--format onnx needs jax2onnx: python -m pip install -e ".[onnx]"')
 
     try:
         policy = load_policy(args.workdir, args.step)

@@ -21,7 +21,8 @@ SOURCES = {  # the anchor CSV's `source` -> how the runs were made
     "tianshou": "SAC in Tianshou, v3, lr 1e-3, fixed alpha 0.2",
 }
 
-# The best published SAC mean at the budget each task is benchmarked at (rounded): the score that
+# Each task's reference score at the budget it is benchmarked at: about the best published mean of
+# SAC with a learned temperature there (Tianshou's fixed-alpha SAC is higher on some tasks). It
 # normalizes a task to 1.0 in the aggregate over tasks.
 TARGETS = {
     "HalfCheetah-v5": (300_000, 8600.0),

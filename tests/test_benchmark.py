@@ -332,6 +332,7 @@ def test_a_sweep_folder_is_one_group_per_sweep_point(tmp_path):
     scores = [1.0 + 0.0 / target, 1.0 + 1.0 / target, 1.0]
     assert f"| mean | {np.mean(scores):.3f} |" in text
     assert "Walker2d-v5 (2 seeds)" in text and "Hopper-v5 (1 seeds)" in text
+    assert "--only 'Walker2d-v5 critic_lr=0.001' Hopper-v5 --out" in text  # pastes as it ran
 
 
 def test_a_named_runs_root_tells_configurations_of_one_env_apart(tmp_path):
