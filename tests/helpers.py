@@ -1,6 +1,7 @@
 """Helpers shared by the test modules (no test module imports another)."""
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -118,3 +119,55 @@ def assert_trees_identical(a, b):
 def assert_trees_close(a, b):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def train_in_two_processes(
+    tmp_path, workdir: str, total_steps: int, env=SUBPROCESS_ENV, **overrides
+) -> list[str]:
+    """train.py --distributed in two local CPU processes (one device each) on seeds 3 and 4 of the
+    small config (with `overrides`); returns each process's stdout."""
+    config_file = tmp_path / f"two_seeds_{total_steps}.py"
+    config_file.write_text(
+        textwrap.dedent(f"""
+        from tests.helpers import small_config
+
+        def get_config():
+            return small_config(seed=3, num_seeds=2, total_steps={total_steps}, **{overrides!r})
+    """)
+    )
+    address = f"127.0.0.1:{free_port()}"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "train.py",
+                f"--config={config_file}",
+                f"--workdir={workdir}",
+                "--compilation_cache_dir=",
+                "--distributed",
+                f"--coordinator_address={address}",
+                "--num_processes=2",
+                f"--process_id={p}",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(2)
+    ]
+    try:
+        outs = [proc.communicate(timeout=600) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    for proc, (_, stderr) in zip(procs, outs):
+        assert proc.returncode == 0, stderr[-3000:]
+    return [stdout for stdout, _ in outs]

@@ -148,7 +148,8 @@ def test_a_workdir_of_other_seeds_is_refused_and_left_alone(two_seeds):
             loop.train(small_config(seed=seed, num_seeds=num_seeds), two_seeds, quiet=True)
     assert snapshot() == before
     assert sorted(os.listdir(two_seeds)) == sorted(
-        [".lock", "config.json", "eval.csv", "launches.jsonl", "train.csv", "seed3", "seed4"]
+        [".lock", "config.json", "curves.png", "eval.csv", "launches.jsonl", "train.csv"]
+        + ["seed3", "seed4"]
         + [f for f in os.listdir(two_seeds) if f.startswith("events.out")]
     )
 

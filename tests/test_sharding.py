@@ -7,11 +7,7 @@ import csv
 import glob
 import os
 import shutil
-import socket
 import struct
-import subprocess
-import sys
-import textwrap
 
 import jax
 import numpy as np
@@ -25,12 +21,12 @@ from sac_jax.placement import placement
 from sac_jax.plot import read_evals
 from sac_jax.writers import read_rows, truncate_logs
 from tests.helpers import (
-    REPO,
     SUBPROCESS_ENV,
     assert_trees_close,
     restore,
     run_python,
     small_config,
+    train_in_two_processes,
 )
 
 TWO_DEVICES = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
@@ -104,58 +100,6 @@ def test_one_seed_with_its_batch_split_over_two_devices_matches_unsharded(tmp_pa
     np.testing.assert_allclose(returns(sharded, 4), returns(alone, 4), rtol=1e-5)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def train_in_two_processes(
-    tmp_path, workdir: str, total_steps: int, env=SUBPROCESS_ENV, **overrides
-) -> list[str]:
-    """train.py --distributed in two local CPU processes (one device each) on seeds 3 and 4 of the
-    small config (with `overrides`); returns each process's stdout."""
-    config_file = tmp_path / f"two_seeds_{total_steps}.py"
-    config_file.write_text(
-        textwrap.dedent(f"""
-        from tests.helpers import small_config
-
-        def get_config():
-            return small_config(seed=3, num_seeds=2, total_steps={total_steps}, **{overrides!r})
-    """)
-    )
-    address = f"127.0.0.1:{free_port()}"
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "train.py",
-                f"--config={config_file}",
-                f"--workdir={workdir}",
-                "--compilation_cache_dir=",
-                "--distributed",
-                f"--coordinator_address={address}",
-                "--num_processes=2",
-                f"--process_id={p}",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for p in range(2)
-    ]
-    try:
-        outs = [proc.communicate(timeout=600) for proc in procs]
-    finally:
-        for proc in procs:
-            proc.kill()
-    for proc, (_, stderr) in zip(procs, outs):
-        assert proc.returncode == 0, stderr[-3000:]
-    return [stdout for stdout, _ in outs]
-
-
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
     """Seeds 3 and 4 in two processes, stopped at step 150 (a checkpoint step); returns the workdir
@@ -185,6 +129,7 @@ def test_two_processes_each_training_one_seed_match_one_process(two_processes, t
     assert sorted(os.listdir(workdir)) == [
         ".lock",
         "config.json",
+        "curves.png",  # process 0 draws both processes' rows
         "launches.jsonl",
         "process0",
         "process1",

@@ -20,8 +20,7 @@ from sac_jax.config import ConfigError
 from sac_jax.loop import train
 from sac_jax.sweep import expand_trials
 from sac_jax.wandb_log import open_runs
-from tests.helpers import SUBPROCESS_ENV, small_config
-from tests.test_sharding import train_in_two_processes
+from tests.helpers import SUBPROCESS_ENV, small_config, train_in_two_processes
 
 BLOCK, HEADER = 32768, 7  # the log's block size and record header (checksum, length, type)
 FULL, LAST = 1, 4  # record types that complete a protobuf record
