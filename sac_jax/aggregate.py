@@ -42,7 +42,9 @@ def report(scores: dict[str, np.ndarray], profile_png: str, reps: int = 5000) ->
     """Markdown lines with the IQM and mean (95% CIs), and the performance profile drawn to
     `profile_png`; an explanation instead when no task has finished."""
     if not scores:
-        return ["No task with a reference score has reached its budget yet: no aggregate."]
+        return [
+            "No task here has a reference score at its budget (sac_jax.references.TARGETS): no aggregate."
+        ]
     rows = []
     for name, statistic in (("IQM", stats.iqm), ("mean", np.mean)):
         point, low, high = stats.stratified_bootstrap_ci(scores, statistic, reps=reps)
