@@ -145,10 +145,10 @@ def jax_runners(obs_dim: int, act_dim: int, ks=(1, 4, 16)) -> dict:
     return runners
 
 
-def fused_runner(obs_dim: int, act_dim: int, k: int):
+def fused_runner(obs_dim: int, act_dim: int, k: int, config=None):
     """`run(n)`: n calls of `update_steps` (K fused updates, the state donated) on one batch set,
-    blocking at the end; returns n K."""
-    holder = [create_state(default_config(), obs_dim, act_dim)]
+    blocking at the end; returns n K. `config`: the update's (default: SAC's defaults)."""
+    holder = [create_state(config or default_config(), obs_dim, act_dim)]
     batches = jax.device_put(random_batch(obs_dim, act_dim, k))
     holder[0], _ = update_steps(holder[0], batches)  # compile
 
