@@ -223,7 +223,7 @@ def difference_ci(a, b, statistic: Callable = np.mean, reps: int = 5000, alpha=0
 def ratio_ci(a, b, statistic: Callable = np.mean, reps: int = 5000, alpha=0.05, seed=0):
     """(point, low, high) of statistic(b) / statistic(a), for "B reaches 1.2x A" questions. Only
     for positive scores: with any a <= 0 a resample's denominator could be 0 or change sign."""
-    if np.min(a) <= 0:
+    if np.size(a) and np.min(a) <= 0:
         raise ValueError(f"ratio_ci: A's scores must be positive, got min {np.min(a)}")
     return _two_groups_ci(a, b, statistic, np.divide, reps, alpha, seed, "ratio_ci")
 

@@ -73,6 +73,8 @@ def test_ratio_ci_by_hand():
     assert stats.ratio_ci([2.0, 2.0], [3.0, 3.0]) == (1.5, 1.5, 1.5)
     with pytest.raises(ValueError, match="A's scores must be positive, got min -1.0"):
         stats.ratio_ci([-1.0, 2.0], [3.0, 3.0])
+    with pytest.raises(ValueError, match="ratio_ci: expected two non-empty 1-D arrays"):
+        stats.ratio_ci([], [3.0, 3.0])
 
 
 def write_run(run_dir, seeds_finals):
