@@ -412,6 +412,22 @@ def test_decaying_learning_rate_refuses_a_new_total_steps(tmp_path):
     assert result["seed"] == 0 and np.isfinite(result["return_mean"])
 
 
+def test_mujoco_videos_follow_the_body_through_the_track_camera():
+    """Hopper-v5's model has a "track" camera, which the renderer then uses; Pendulum (no MuJoCo
+    renderer) is left alone."""
+    import mujoco
+
+    hopper = make_env("Hopper-v5", 0, "rgb_array")
+    evaluate_cli.follow_the_body(hopper)
+    renderer = hopper.unwrapped.mujoco_renderer
+    track = mujoco.mj_name2id(renderer.model, mujoco.mjtObj.mjOBJ_CAMERA, "track")
+    assert track >= 0 and renderer.camera_id == track
+    hopper.close()
+    pendulum = make_env("Pendulum-v1", 0, "rgb_array")
+    evaluate_cli.follow_the_body(pendulum)
+    assert not hasattr(pendulum.unwrapped, "mujoco_renderer")
+
+
 def test_video_keeps_every_nth_frame_at_a_smaller_size(tmp_path):
     frames = [np.full((100, 60, 3), i, np.uint8) for i in range(10)]
     path = str(tmp_path / "small.gif")
