@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from bench import seeds
+from bench.docs import rewrite_section
 from sac_jax import (
     Batch,
     ReplayBuffer,
@@ -39,7 +40,6 @@ from sac_jax.hostmem import reuse_freed_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "performance.md")
-BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 SIZES = {"Humanoid": (348, 17), "HalfCheetah": (17, 6)}
 ENV_IDS = {"Humanoid": "Humanoid-v5", "HalfCheetah": "HalfCheetah-v5"}
 BATCH, HIDDEN = 256, 256
@@ -263,13 +263,19 @@ def loop_piece_ms(env_id: str, obs_dim: int, act_dim: int, seconds: float) -> di
 # ---- subprocesses: end to end and start time ----------------------------------------------------
 
 
-def run_train(env_id: str, workdir: str, cache_dir: str, overrides: dict) -> tuple[float, int]:
-    """Run train.py to completion; returns (wall seconds, peak RSS KiB of that process)."""
+def env_config(env_id: str) -> str:
+    """The shipped config file of a task: configs/walker2d.py for Walker2d-v5."""
+    return os.path.join(ROOT, "configs", env_id.split("-")[0].lower() + ".py")
+
+
+def run_train(config: str, workdir: str, cache_dir: str, overrides: dict) -> tuple[float, int]:
+    """Run train.py with a config file to completion; returns (wall seconds, peak RSS KiB of that
+    process)."""
     cmd = [
         sys.executable,
         os.path.join(ROOT, "train.py"),
         "--config",
-        os.path.join(ROOT, "configs", env_id.split("-")[0].lower() + ".py"),
+        config,
         "--workdir",
         workdir,
         f"--compilation_cache_dir={cache_dir}",
@@ -300,7 +306,7 @@ def end_to_end(
     total = first + (intervals + 1) * log_interval
     workdir = os.path.join(tmp, f"e2e_{name}_{run}")
     _, rss = run_train(
-        ENV_IDS[name],
+        env_config(ENV_IDS[name]),
         workdir,
         os.path.join(tmp, "cache_e2e"),
         {
@@ -311,10 +317,22 @@ def end_to_end(
             "eval_episodes": 1,
         },
     )
+    return steady_steps_per_sec(workdir, first, total, log_interval), rss
+
+
+def steady_steps_per_sec(workdir: str, first: int, total: int, log_interval: int) -> float:
+    """Env steps/s of a finished run over its log intervals after step `first` and before the last
+    one (`total`, which evaluates): time-weighted, from train.csv (one rate per step, shared by
+    the seeds of a run)."""
     with open(os.path.join(workdir, "train.csv")) as f:
-        rows = [r for r in csv.DictReader(f) if first < int(r["step"]) < total]
-    seconds = sum(log_interval / float(r["steps_per_sec"]) for r in rows)
-    return len(rows) * log_interval / seconds, rss
+        rates = {
+            int(r["step"]): float(r["steps_per_sec"])
+            for r in csv.DictReader(f)
+            if first < int(r["step"]) < total
+        }
+    if not rates:
+        raise ValueError(f"{workdir}/train.csv has no log step in ({first}, {total})")
+    return len(rates) * log_interval / sum(log_interval / rate for rate in rates.values())
 
 
 def start_times(tmp: str) -> dict:
@@ -324,7 +342,7 @@ def start_times(tmp: str) -> dict:
     out = {}
     for label in ("cold", "warm"):
         out[label], _ = run_train(
-            "Humanoid-v5",
+            env_config("Humanoid-v5"),
             os.path.join(tmp, f"start_{label}"),
             cache,
             {
@@ -554,25 +572,7 @@ def main():
         )
     print(text)
     if not args.no_write:
-        write_doc(text)
-
-
-def write_doc(text: str) -> None:
-    """Replace the generated section of docs/performance.md, keeping the prose around it."""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if os.path.exists(DOC):
-        with open(DOC) as f:
-            doc = f.read()
-        if BEGIN in doc and END in doc:
-            doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
-        else:
-            doc = doc.rstrip() + "\n\n" + block + "\n"
-    else:
-        os.makedirs(os.path.dirname(DOC), exist_ok=True)
-        doc = f"# Performance\n\n{block}\n"
-    with open(DOC, "w") as f:
-        f.write(doc)
-    print(f"wrote {DOC}")
+        rewrite_section(DOC, "bench", text)
 
 
 if __name__ == "__main__":

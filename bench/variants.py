@@ -16,12 +16,12 @@ import importlib
 import os
 import statistics
 
+from bench.docs import rewrite_section
 from bench.speed import ROOT, fused_runner, machine, timed
 from sac_jax import default_config
 from sac_jax.envs import env_dims, make_env
 
 DOC = os.path.join(ROOT, "docs", "variants.md")
-BEGIN, END = "<!-- variants:begin -->", "<!-- variants:end -->"
 
 
 def variant_configs() -> dict:
@@ -91,17 +91,6 @@ def table(rows: list[dict], env_id: str, rounds: int, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def write_doc(text: str) -> None:
-    with open(DOC) as f:
-        doc = f.read()
-    if BEGIN not in doc or END not in doc:
-        raise SystemExit(f"{DOC} has no {BEGIN} ... {END} section to rewrite")
-    head, rest = doc.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    with open(DOC, "w") as f:
-        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.variants", description=__doc__)
     parser.add_argument("--env", default="Walker2d-v5", help="env whose sizes the batches take")
@@ -114,8 +103,7 @@ def main(argv=None) -> None:
     text = table(measure(args.env, args.rounds, args.seconds), args.env, args.rounds, args.seconds)
     print(text)
     if not args.no_write:
-        write_doc(text)
-        print(f"rewrote the generated section of {DOC}")
+        rewrite_section(DOC, "variants", text)
 
 
 if __name__ == "__main__":
