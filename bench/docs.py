@@ -2,6 +2,8 @@
 `<!-- NAME:end -->` in a page under docs/ is rewritten by a benchmark run, the prose around it is
 kept."""
 
+import statistics
+
 
 def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
@@ -20,3 +22,8 @@ def rewrite_section(path: str, name: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(f"{head}{begin}\n{text}\n{end}{tail}")
     print(f"rewrote the generated section of {path}")
+
+
+def median_range(values: list[float]) -> str:
+    """A table cell for a ratio measured once per round: its median, and its range over rounds."""
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"

@@ -16,7 +16,7 @@ import importlib
 import os
 import statistics
 
-from bench.docs import rewrite_section
+from bench.docs import median_range, rewrite_section
 from bench.speed import ROOT, fused_runner, machine, timed
 from sac_jax import default_config
 from sac_jax.envs import env_dims, make_env
@@ -82,11 +82,9 @@ def table(rows: list[dict], env_id: str, rounds: int, seconds: float) -> str:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        ratio = r["ratio"]
         lines.append(
             f"| {r['variant']} | {r['critics']} | {r['updates']} | "
-            f"{statistics.median(r['ms']):.1f} | {statistics.median(ratio):.2f} "
-            f"({min(ratio):.2f}-{max(ratio):.2f}) |"
+            f"{statistics.median(r['ms']):.1f} | {median_range(r['ratio'])} |"
         )
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ import os
 import statistics
 import tempfile
 
-from bench.docs import rewrite_section
+from bench.docs import median_range, rewrite_section
 from bench.speed import ROOT, env_config, machine, run_train, steady_steps_per_sec
 
 DOC = os.path.join(ROOT, "docs", "variants.md")
@@ -87,10 +87,8 @@ def table(results: list[dict], env_id: str, seeds: int, rounds: int, steps: int)
         "|---|---|---|",
     ]
     for r in results:
-        ratio = r["ratio"]
         lines.append(
-            f"| {r['config']} | {statistics.median(r['rates']):.1f} | "
-            f"{statistics.median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f}) |"
+            f"| {r['config']} | {statistics.median(r['rates']):.1f} | {median_range(r['ratio'])} |"
         )
     return "\n".join(lines)
 
