@@ -186,7 +186,9 @@ def log_train(s: Session, step: int, metrics, progress: Progress, checks: EnvAnd
         row = {"steps_per_sec": sps}
         if loop.last_episode_return is not None:
             row["episode_return"] = loop.last_episode_return
-        row.update({k: float(v[i]) for k, v in host_metrics.items()})
+        # A NaN is a metric the update did not compute (the actor's, on an update that skips it):
+        # left out, not logged. Divergence is check_finite's: it stops the run by name.
+        row.update({k: float(v[i]) for k, v in host_metrics.items() if not np.isnan(v[i])})
         s.writer.write_train(step, s.trials[i], row)
     evals = [loop.last_eval["return_mean"] for loop in s.loops if "return_mean" in loop.last_eval]
     alpha = float(np.mean(host_metrics["alpha"])) if "alpha" in host_metrics else None

@@ -118,9 +118,10 @@ def sac_step(
     """One update (unjitted), composed from the given pure pieces; defaults are SAC.
 
     With actor_update_period P > 1 the actor and temperature step on updates P, 2P, ... (counting
-    from 1); on the others their metrics are NaN. With target_update="none" the critic step is
-    `update_critic_jointly` with `joint_critic_loss_fn` (the target and critic loss pieces are
-    one there).
+    from 1); on the others the metrics of that step (actor_loss, entropy, alpha_loss) are NaN, as
+    nothing computed them, and alpha is the unchanged temperature. With target_update="none" the
+    critic step is `update_critic_jointly` with `joint_critic_loss_fn` (the target and critic loss
+    pieces are one there).
     """
     batch = normalize_batch(state, batch)
     key, critic_key, actor_key = jax.random.split(state.key, 3)
@@ -140,7 +141,7 @@ def sac_step(
         state, policy_info = jax.lax.cond(
             (state.step + 1) % period == 0,
             policy_step,
-            lambda s, *_: (s, skip_info),
+            lambda s, *_: (s, {**skip_info, "alpha": s.alpha}),
             state,
             batch,
             actor_key,
@@ -170,7 +171,8 @@ update_step.__doc__ = """One SAC update: `(state, batch) -> (new_state, metrics)
 `batch` is a `sac_jax.Batch` with leading axis B. The input state is not donated and stays valid
 (`update_steps` donates it). `metrics` is a dict of scalar
 device arrays: critic_loss, q_mean, target_mean, actor_loss, entropy, alpha (and alpha_loss when
-alpha is learned). Works under `jax.vmap` over a leading seed axis of state and batch.
+alpha is learned); actor_loss, entropy and alpha_loss are NaN on an update that skips the actor
+(actor_update_period > 1). Works under `jax.vmap` over a leading seed axis of state and batch.
 """
 
 update_steps = make_update_steps(sac_step)

@@ -273,6 +273,7 @@ def test_the_actor_and_temperature_step_every_third_update_and_batch_stats_follo
         assert steps(state.actor) == i // 3
         assert int(state.actor.step) == i // 3 and int(state.temperature.step) == i // 3
         assert np.isnan(metrics["actor_loss"]) != actor_step
+        np.testing.assert_allclose(metrics["alpha"], state.alpha, rtol=1e-6)  # every update
         moved = float(state.alpha) != float(before.alpha)
         assert moved == actor_step
     critic_steps = state.critic.batch_stats["VmapCritic_0"]["MLP_0"]["BatchRenorm_2"]["steps"]

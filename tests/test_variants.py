@@ -28,7 +28,8 @@ from sac_jax.loop import train, vmap_seeds
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
 from sac_jax.placement import placement
-from tests.tiny import TINY_RUN
+from sac_jax.writers import read_rows
+from tests.tiny import TINY_RUN, tiny_config
 
 OBS_DIM, ACTION_DIM, B = 3, 2, 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -224,6 +225,19 @@ def test_delayed_actor_and_fused_updates():
     fused, fused_metrics = make_update_steps()(state, batches)
     assert tree_equal(fused.actor.params, stepped.actor.params)
     np.testing.assert_allclose(fused_metrics["actor_loss"], metrics["actor_loss"], rtol=1e-6)
+
+
+def test_a_delayed_actor_logs_only_the_metrics_its_update_computed(tmp_path, capsys):
+    """Period 3, updates from step 101: the updates logged at steps 150, 200 and 300 (the 50th,
+    100th and 200th) skip the actor, the one at 250 (the 150th) steps it. Skipped metrics are
+    left blank, not NaN, and alpha, the temperature in use, is logged on every row."""
+    config = tiny_config(actor_update_period=3, log_interval=50)
+    train(config, str(tmp_path), quiet=False)
+    rows = {int(r["step"]): r for r in read_rows(str(tmp_path), "train.csv")}
+    assert [s for s in rows if rows[s]["actor_loss"]] == [250]
+    assert all(rows[s]["entropy"] == "" for s in (150, 200, 300))
+    assert all(np.isfinite(float(rows[s]["alpha"])) for s in (150, 200, 250, 300))
+    assert "nan" not in capsys.readouterr().out.lower()
 
 
 # Optimizers, networks -----------------------------------------------------------------------------
