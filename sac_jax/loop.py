@@ -12,6 +12,7 @@ keys, network init, buffer sampling) is derived from that seed alone.
 import copy
 import functools
 import signal
+import warnings
 
 import jax
 import ml_collections
@@ -153,7 +154,11 @@ def evaluate_trials(s: Session, step: int) -> None:
             bias = bias if bias["q_steps"] else {}  # episodes too short for gamma: nothing to log
         s.writer.write_eval(step, s.trials[i], {**loop.last_eval, **bias})
     if jax.process_index() == 0:
-        draw_run(s.workdir)
+        try:
+            draw_run(s.workdir)
+        except Exception as e:  # a picture of the logs: the run and its logs go on without it
+            msg = f"could not draw {s.workdir}/curves.png ({e!r}); training goes on"
+            warnings.warn(msg, stacklevel=1)
 
 
 def check_finite(s: Session, healthy, metrics, since: int, step: int, whole_state=False) -> None:

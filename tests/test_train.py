@@ -6,7 +6,10 @@ import json
 import os
 
 import matplotlib.image
+import numpy as np
+import pytest
 
+from sac_jax import loop
 from sac_jax.loop import train
 
 
@@ -43,3 +46,16 @@ def test_pendulum_learns_and_writes_outputs(tiny_config, tmp_path):
         assert json.load(f)["total_steps"] == 5000
 
     assert last["return_mean"] > -600, last
+
+
+def test_a_failed_plot_warns_and_training_goes_on(tiny_config, tmp_path, monkeypatch):
+    """curves.png is drawn after every evaluation; an error there must not end the run."""
+
+    def broken(run_dir):
+        raise RuntimeError("no font")
+
+    monkeypatch.setattr(loop, "draw_run", broken)
+    with pytest.warns(UserWarning, match="curves.png .*no font.*training goes on"):
+        (last,) = train(tiny_config, str(tmp_path), quiet=True)
+    assert np.isfinite(last["return_mean"])
+    assert [int(r["step"]) for r in read_csv(tmp_path / "eval.csv")] == [tiny_config.total_steps]
