@@ -139,8 +139,12 @@ class ReplayBuffer:
         """Close the current episode as if it were truncated, so the next `add` starts a new one.
 
         Used when a run resumes in an env whose episode could not be restored: the row at `ptr`
-        (the episode's last observation) stays a final row, never a transition start.
+        (the episode's last observation) stays a final row, never a transition start. After an
+        episode that ended already (or before any step) there is nothing to close: `ptr` is the
+        next episode's first row.
         """
+        if self.ptr != self.last_row or self.rows_written == 0:
+            return
         self.ptr = (self.ptr + 1) % self.capacity
         self.rows_written = min(self.rows_written + 1, self.capacity)
 

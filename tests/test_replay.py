@@ -96,6 +96,26 @@ def test_episode_ends_keep_their_true_final_observation():
     assert ends["terminated"] > 0 and ends["truncated"] > 0
 
 
+@pytest.mark.parametrize(
+    "steps", range(58, 78)
+)  # wrapped; at 58, 60, 65, 66, 73, 76 an episode ends
+def test_a_new_episode_after_end_episode_keeps_every_stored_pair_true(steps):
+    """A resume that cannot restore the env's episode closes it with end_episode, mid-episode or
+    just after one ended, then starts a new one: every sampleable row is still a true transition."""
+    buffer = ReplayBuffer(capacity=23, obs_dim=3, action_dim=2, seed=0)
+    truth, _ = fill(buffer, steps)
+    buffer.end_episode()
+    action = np.zeros(2, np.float32)
+    for t in range(3):
+        buffer.add(observation(99, t), action, 99.0 + t, False, False, observation(99, t + 1))
+        truth[(99, t)] = (action, 99.0 + t, observation(99, t + 1), 0.0)
+    rows = np.flatnonzero(buffer.valid)
+    assert len(buffer) == len(rows)
+    batch = buffer.transitions(rows)
+    for i, key in enumerate(keys_of(batch.obs)):
+        np.testing.assert_array_equal(batch.next_obs[i], truth[key][2])
+
+
 def test_dtypes_and_shapes():
     buffer = ReplayBuffer(capacity=50, obs_dim=3, action_dim=2)
     fill(buffer, 80)
