@@ -7,10 +7,11 @@ For every visited (s_t, a_t):
 - the estimate is the online critics' Q(s_t, a_t), reduced over the ensemble as the backup
   reduces it (min for `min` and `redq`, the mean for `mean` and `doubleq`, the mean of the
   truncated mixture's atoms for `tqc`);
-- the truth is the Monte-Carlo soft return of the episode from there,
-  G_t = r_t + sum_{k>=1} gamma^k (r_{t+k} - alpha log pi(a_{t+k}|s_{t+k})),
-  the quantity SAC's backup estimates (eq. 2-3); without `backup_entropy` it is the plain
-  discounted return, as the backup then is.
+- the truth is the Monte-Carlo soft return of the episode from there, the quantity SAC's backup
+  estimates (eq. 2-3): G_t = r_t + sum_{k>=1} gamma^k (r_{t+k} - alpha log pi(a_{t+k}|s_{t+k})),
+  in the critics' units (r is the env's reward times `reward_scale`). An n-step backup adds the
+  entropy bonus only where it bootstraps, so with `n_step` = n the bonus counts at k = n, 2n, ...
+  only. Without `backup_entropy` G is the plain discounted return, as the backup then is.
 
 A time-limit truncation cuts the returns of the episode's last steps short. Those steps are
 excluded: only steps at least H before a truncation count, gamma^H <= `TAIL_TOLERANCE`, so the
@@ -33,16 +34,19 @@ from sac_jax.state import variables
 TAIL_TOLERANCE = 0.01
 
 
-def soft_returns(rewards, log_probs, gamma: float, alpha: float) -> np.ndarray:
-    """G_t = r_t + sum_{k>=1} gamma^k (r_{t+k} - alpha log_probs[t+k]), in float64."""
+def soft_returns(rewards, log_probs, gamma: float, alpha: float, n_step: int = 1) -> np.ndarray:
+    """G_t = sum_k gamma^k r_{t+k} - alpha sum_{j>=1} gamma^(jn) log_probs[t+jn], n = `n_step`,
+    in float64 (n = 1: the entropy bonus at every later step)."""
     rewards, log_probs = np.asarray(rewards, np.float64), np.asarray(log_probs, np.float64)
-    soft = rewards - alpha * log_probs
-    returns = np.empty_like(rewards)
-    after = 0.0  # sum_{k>=1} gamma^(k-1) soft[t+k]
-    for t in range(len(rewards) - 1, -1, -1):
-        returns[t] = rewards[t] + gamma * after
-        after = soft[t] + gamma * after
-    return returns
+    length = len(rewards)
+    discounted = np.empty(length)  # sum_k gamma^k r_{t+k}
+    bonus = np.zeros(length + n_step)  # sum_{j>=1} gamma^(jn) log_probs[t+jn]; 0 past the end
+    after = 0.0
+    for t in range(length - 1, -1, -1):
+        after = discounted[t] = rewards[t] + gamma * after
+        if t + n_step < length:
+            bonus[t] = gamma**n_step * (log_probs[t + n_step] + bonus[t + n_step])
+    return discounted - alpha * bonus[:length]
 
 
 def usable_steps(length: int, terminated: bool, gamma: float) -> int:
@@ -53,7 +57,17 @@ def usable_steps(length: int, terminated: bool, gamma: float) -> int:
     return max(length - horizon, 0)
 
 
-def measure(env: gym.Env, policy, q_values, episodes: int, seed: int, gamma: float, alpha: float):
+def measure(
+    env: gym.Env,
+    policy,
+    q_values,
+    episodes: int,
+    seed: int,
+    gamma: float,
+    alpha: float,
+    n_step: int = 1,
+    reward_scale: float = 1.0,
+):
     """{"q_bias", "q_bias_normalized", "q_estimate", "q_true", "q_steps"} over `episodes`.
 
     `policy(obs, i) -> (action, log_prob)` samples the policy for step i; `q_values(obs, actions)`
@@ -75,7 +89,8 @@ def measure(env: gym.Env, policy, q_values, episodes: int, seed: int, gamma: flo
             step += 1
         n = usable_steps(len(rewards), terminated, gamma)
         if n:
-            truths.append(soft_returns(rewards, log_probs, gamma, alpha)[:n])
+            rewards = reward_scale * np.asarray(rewards, np.float64)
+            truths.append(soft_returns(rewards, log_probs, gamma, alpha, n_step)[:n])
             estimates.append(
                 np.asarray(q_values(np.stack(observations[:n]), np.stack(actions[:n])))
             )
@@ -114,7 +129,7 @@ _reduced_q = jax.jit(_reduced_q, static_argnames=("backup", "top_quantiles_to_dr
 
 def measure_state(state, env: gym.Env, config, seed: int) -> dict:
     """`measure` with one trial's SACState (host or device arrays): its actor samples, its
-    critics estimate; gamma and alpha are the state's own."""
+    critics estimate; gamma, alpha and the reward scale are the state's own."""
     stats = state.obs_stats if config.normalize_obs else None
     key = jax.random.PRNGKey(seed)
 
@@ -135,5 +150,15 @@ def measure_state(state, env: gym.Env, config, seed: int) -> dict:
         )
 
     alpha = float(state.alpha) if config.backup_entropy else 0.0
-    gamma = float(state.scalars.gamma)
-    return measure(env, policy, q_values, config.bias_episodes, seed, gamma, alpha)
+    scalars = state.scalars
+    return measure(
+        env,
+        policy,
+        q_values,
+        config.bias_episodes,
+        seed,
+        float(scalars.gamma),
+        alpha,
+        config.n_step,
+        float(scalars.reward_scale),
+    )

@@ -55,27 +55,40 @@ def test_usable_steps_exclude_the_cut_off_tail_of_a_truncated_episode():
     assert bias.usable_steps(300, terminated=False, gamma=GAMMA) == 0
 
 
-@pytest.mark.parametrize("alpha, log_prob", [(0.0, 0.0), (0.2, 0.5)])
-def test_an_exact_critic_has_no_bias_on_terminating_episodes(alpha, log_prob):
+def test_n_step_soft_returns_by_hand():
+    # n = 2, gamma 0.5, alpha 0.1: the bonus counts two and four steps on, not one and three.
+    # G_0 = 1 + 0.5 * 2 + 0.25 * 3 + 0.125 * 4 - 0.1 * 0.25 * 4 = 3.15
+    # G_1 = 2 + 0.5 * 3 + 0.25 * 4 - 0.1 * 0.25 * 2 = 4.45;  G_2 = 3 + 0.5 * 4 = 5;  G_3 = 4
+    got = bias.soft_returns([1.0, 2.0, 3.0, 4.0], [0.5, -1.0, 4.0, 2.0], 0.5, 0.1, n_step=2)
+    np.testing.assert_allclose(got, [3.15, 4.45, 5.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    "alpha, log_prob, reward_scale, n_step",
+    [(0.0, 0.0, 1.0, 1), (0.2, 0.5, 1.0, 1), (0.2, 0.5, 5.0, 1), (0.2, 0.5, 1.0, 3)],
+)
+def test_an_exact_critic_has_no_bias_on_terminating_episodes(alpha, log_prob, reward_scale, n_step):
+    """The critic's Q is in scaled rewards; an n-step backup bonuses only the steps it bootstraps
+    from (n, 2n, ... ahead). Q by direct summation over the remaining steps."""
     length = 50
 
-    def true_q(obs, actions):  # soft: the first reward is plain, later ones carry -alpha log pi
-        remaining = length - obs[:, 0].astype(np.float64)
-        later = GAMMA * (1 - GAMMA ** (remaining - 1)) / (1 - GAMMA)
-        return 1.0 + later * (1.0 - alpha * log_prob)
+    def true_q(obs, actions):
+        k = np.arange(length)
+        ahead = k[None, :] < (length - obs[:, 0].astype(np.int64))[:, None]
+        returns = (ahead * GAMMA**k).sum(axis=1) * reward_scale
+        bonused = ahead & (k > 0) & (k % n_step == 0)
+        return returns - alpha * log_prob * (bonused * GAMMA**k).sum(axis=1)
 
-    got = bias.measure(Countdown(length), constant_policy(log_prob), true_q, 2, 0, GAMMA, alpha)
+    def run(q_values, episodes):
+        policy = constant_policy(log_prob)
+        return bias.measure(
+            Countdown(length), policy, q_values, episodes, 0, GAMMA, alpha, n_step, reward_scale
+        )
+
+    got = run(true_q, 2)
     assert got["q_steps"] == 2 * length
     assert abs(got["q_bias"]) < 1e-9 and abs(got["q_bias_normalized"]) < 1e-9
-    over = bias.measure(
-        Countdown(length),
-        constant_policy(log_prob),
-        lambda o, a: true_q(o, a) + 3.0,
-        1,
-        0,
-        GAMMA,
-        alpha,
-    )
+    over = run(lambda o, a: true_q(o, a) + 3.0, 1)
     assert over["q_bias"] == pytest.approx(3.0) and over["q_bias_normalized"] > 0
 
 
