@@ -224,9 +224,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _fail(
             "learning_starts", config.learning_starts, "must be >= 1 (the first batch needs data)"
         )
+    if config.buffer_size < 2:
+        _fail("buffer_size", config.buffer_size, "must be >= 2 (a transition takes two rows)")
     if config.batch_size > config.buffer_size:
         _fail("batch_size", config.batch_size, f"must be <= buffer_size ({config.buffer_size})")
     _validate_sweepable(config)
+    if config.keep_checkpoints < 2 and (
+        config.num_seeds > 1 or any(is_sweep(config[f]) for f in SWEEPABLE)
+    ):
+        _fail(
+            "keep_checkpoints",
+            config.keep_checkpoints,
+            "must be >= 2 when a run has several trials (seeds or sweep points): one stopped "
+            "between two trials' saves resumes from the step before, which every trial must keep",
+        )
     for field, allowed in CHOICES.items():
         if config[field] not in allowed:
             _fail(field, config[field], f"must be one of {list(allowed)}")

@@ -40,6 +40,22 @@ def test_batch_larger_than_buffer(tiny_config):
         validate(tiny_config)
 
 
+def test_a_one_row_buffer_is_refused(tiny_config):
+    tiny_config.batch_size, tiny_config.buffer_size = 1, 1
+    with pytest.raises(ValueError, match=r"config.buffer_size=1 .* >= 2"):
+        validate(tiny_config)
+
+
+@pytest.mark.parametrize("trials", [dict(num_seeds=2), dict(critic_lr=[3e-4, 1e-3])])
+def test_several_trials_keep_two_checkpoints(tiny_config, trials):
+    """Resuming after a stop between two trials' saves needs each trial's checkpoint before."""
+    tiny_config.update(keep_checkpoints=1)
+    validate(tiny_config)  # one trial: its latest checkpoint is enough
+    tiny_config.update(trials)
+    with pytest.raises(ValueError, match=r"config.keep_checkpoints=1 .* several trials"):
+        validate(tiny_config)
+
+
 def test_unknown_field_in_config_file(tiny_config):
     tiny_config.lr = 1e-3
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['lr'\]"):
