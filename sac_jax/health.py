@@ -63,10 +63,12 @@ class EnvAndQChecks:
     largest entropy a tanh policy can have (action_dim * log 2). Beyond `Q_RANGE_MARGIN` times
     that, a warning, once: the critic is diverging."""
 
-    def __init__(self, names: list[str], gamma, reward_scale, action_dim: int):
+    def __init__(self, names: list[str], gamma, reward_scale, action_dim: int, stored_rewards):
+        """`stored_rewards`: each trial's replay rewards (trial, row), the rewards a resumed run
+        has seen before its restart (zeros for a fresh run)."""
         self.names, self.action_dim = names, action_dim
         self.gamma, self.reward_scale = np.asarray(gamma), np.asarray(reward_scale)
-        self.max_abs_reward = np.zeros(len(names))
+        self.max_abs_reward = np.abs(np.asarray(stored_rewards, np.float64)).max(axis=1)
         self.warned = False
 
     def env_step(self, step: int, rewards, next_obs: np.ndarray) -> None:

@@ -234,7 +234,8 @@ def train(
         scalars = s.where.local(s.state.scalars)
         gammas = scalars.gamma  # the n-step sums' discount, per trial
         names = [t.name for t in s.trials]
-        checks = EnvAndQChecks(names, scalars.gamma, scalars.reward_scale, s.action_dim)
+        rewards = s.buffers.rows["reward"]
+        checks = EnvAndQChecks(names, scalars.gamma, scalars.reward_scale, s.action_dim, rewards)
         log(describe(s))
         if s.start >= c.total_steps:
             log(

@@ -95,7 +95,9 @@ def test_q_range_warning_fires_on_a_diverging_run_and_not_on_a_healthy_one(tmp_p
 
 
 def test_q_range_bound_by_hand():
-    checks = EnvAndQChecks(["seed0", "seed1"], [0.9, 0.9], reward_scale=[1.0, 2.0], action_dim=2)
+    stored = np.array([[0.5, -1.0], [0.0, 0.0]])  # a resumed seed0's replay rewards; seed1 fresh
+    checks = EnvAndQChecks(["seed0", "seed1"], [0.9, 0.9], [1.0, 2.0], 2, stored)
+    np.testing.assert_array_equal(checks.max_abs_reward, [1.0, 0.0])
     checks.env_step(1, np.array([-3.0, 1.0]), np.zeros((2, 3)))
     checks.env_step(2, np.array([1.0, -2.0]), np.zeros((2, 3)))
     # limits: seed0 (1 * 3 + 0 * 2) / 0.1 = 30; seed1 (2 * 2 + 0.5 * 2) / 0.1 = 50; margin 2
@@ -110,6 +112,25 @@ def test_q_range_bound_by_hand():
         checks.q_range(5, {**metrics, "q_mean": np.array([-600.0, 1000.0])})
     with pytest.raises(NonFiniteError, match="at step 6 \\(seed1\\)"):
         checks.env_step(6, np.array([0.0, 0.0]), np.array([[0, 0, 0], [0, np.inf, 0]]))
+
+
+def test_a_resumed_run_bounds_q_by_the_rewards_it_saw_before(tmp_path, monkeypatch):
+    """After a resume the Q range starts from the largest |reward| in the restored replay buffer,
+    not from zero (a sparse-reward task would otherwise warn of divergence falsely)."""
+    config = small_config(total_steps=300)
+    loop.train(config, str(tmp_path), quiet=True)
+    seen = []
+
+    class Recording(EnvAndQChecks):
+        def __init__(self, *args):
+            super().__init__(*args)
+            seen.append(self.max_abs_reward.copy())
+
+    monkeypatch.setattr(loop, "EnvAndQChecks", Recording)
+    _, _, _, buffer = restore(str(tmp_path), config)
+    loop.train(small_config(total_steps=450), str(tmp_path), quiet=True)
+    assert seen[0][0] > 0.0
+    np.testing.assert_allclose(seen[0], [np.abs(buffer.reward).max()])
 
 
 def test_a_failed_save_stops_the_run_and_keeps_the_earlier_checkpoints(tmp_path, monkeypatch):
