@@ -4,7 +4,10 @@
 
 RUNS_A and RUNS_B are run folders (a `train.py --workdir`, one or several seeds) or glob patterns
 over them (quote them: 'runs/hopper_doubleq_seed*'); `FOLDER:POINT` takes one sweep point of a
-sweep's folder, e.g. `runs/sweep:critic_lr=0.0003 runs/sweep:critic_lr=0.001`. For each group it
+sweep's folder, e.g. `runs/sweep:critic_lr=0.0003 runs/sweep:critic_lr=0.001`; `EVALS.csv:GROUP`
+takes one group of an evals.csv that `sac_jax.benchmark` wrote (a committed baseline whose run
+folders are gone), named as its table names it, e.g.
+`docs/results/mujoco/evals.csv:"Walker2d-v5 critic_lr=0.001"`. For each group it
 takes every seed's curve at the eval steps all seeds of both groups reached, and compares two
 scores per seed: the final evaluation, and the area under the curve (the mean return over those
 steps). For each it reports the difference of the means and of the IQMs (B - A) with 95% bootstrap
@@ -26,6 +29,9 @@ import numpy as np
 
 from sac_jax import stats
 from sac_jax.plot import Curve, plot_curves, read_evals
+from sac_jax.trials import read_evals_csv
+
+EVALS = ".csv:"  # RUNS_A/RUNS_B "path/evals.csv:GROUP"
 
 
 def read_group(patterns: Sequence[str], metric: str = "return_mean") -> list[Curve]:
@@ -33,11 +39,29 @@ def read_group(patterns: Sequence[str], metric: str = "return_mean") -> list[Cur
     `FOLDER:POINT` takes one sweep point of a sweep's folders (e.g. `runs/sweep:critic_lr=0.001`)."""
     curves = []
     for pattern in patterns:
+        if EVALS in pattern:
+            curves += read_evals_group(*pattern.split(EVALS, 1), metric)
+            continue
         path, point = pattern, None
         if ":" in pattern and "=" in pattern.rsplit(":", 1)[1]:
             path, point = pattern.rsplit(":", 1)
         for d in sorted(glob.glob(path) or [path]):
             curves += read_point(d, point, metric)
+    return curves
+
+
+def read_evals_group(stem: str, group: str, metric: str) -> list[Curve]:
+    """The seeds' curves of `group` ("ENV[ SETTING]") in the evals.csv `stem`.csv."""
+    path = stem + ".csv"
+    if metric != "return_mean":
+        raise ValueError(f"{path}: an evals.csv holds return_mean only, not {metric!r}")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path!r}: no such evals.csv")
+    trials = read_evals_csv(path)
+    curves = [t.curve for t in sorted(trials, key=lambda t: t.seed) if t.group == group]
+    if not curves:
+        groups = sorted({t.group for t in trials})
+        raise ValueError(f"{path} has no group {group!r}; it has {groups}")
     return curves
 
 

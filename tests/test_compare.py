@@ -155,3 +155,32 @@ def test_cli_compares_two_points_of_one_sweep_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main([f"{sweep}:critic_lr=0.01", b, "--out", str(tmp_path / "x.png")])
     assert "has no sweep point 'critic_lr=0.01'" in capsys.readouterr().err
+
+
+def test_cli_compares_a_group_of_a_benchmark_evals_csv(tmp_path, capsys):
+    """`EVALS.csv:GROUP` reads one group (env and setting) of an evals.csv the benchmark wrote; a
+    group it lacks, or a metric other than return_mean, is an error that says what it has."""
+    evals = tmp_path / "evals.csv"
+    with open(evals, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["env", "seed", "step", "return_mean", "setting"])
+        for step in STEPS:
+            for setting, final in (("", 100.0), ("critic_lr=0.001", 500.0)):
+                writer.writerows(
+                    ["Walker2d-v5", s, step, (final + s) * step / STEPS[-1], setting]
+                    for s in range(3)
+                )
+    write_run(tmp_path / "b", {0: 300.0, 1: 310.0, 2: 290.0})
+    out_png = ["--out", str(tmp_path / "cmp.png"), "--reps", "2000"]
+    compare.main([f"{evals}:Walker2d-v5", str(tmp_path / "b"), *out_png])
+    assert "final: A 101, B 300" in capsys.readouterr().out
+    compare.main([f"{evals}:Walker2d-v5 critic_lr=0.001", str(tmp_path / "b"), *out_png])
+    assert "final: A 501, B 300" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        compare.main([f"{evals}:Hopper-v5", str(tmp_path / "b"), *out_png])
+    assert "has no group 'Hopper-v5'; it has ['Walker2d-v5', 'Walker2d-v5 critic_lr" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        compare.main([f"{evals}:Walker2d-v5", str(tmp_path / "b"), *out_png, "--metric", "q_bias"])
+    assert "holds return_mean only, not 'q_bias'" in capsys.readouterr().err
