@@ -119,6 +119,12 @@ class Checkpointer:
     def best_step(self) -> int | None:
         return self.manager.best_step()
 
+    def discard_after(self, step: int) -> None:
+        """Delete the checkpoints of steps after `step`: a run that resumed from `step` (the
+        newest one all its trials have) replaces them, and Orbax would not save over them."""
+        for later in [s for s in self.manager.all_steps() if s > step]:
+            self.manager.delete(later)
+
     def step_dir(self, step: int) -> str:
         return os.path.join(self.directory, str(step))
 
@@ -185,7 +191,9 @@ class Checkpointer:
             items["replay"] = ocp.args.PyTreeSave(replay)
         metrics = {} if eval_return is None else {_BEST_METRIC: eval_return}
         try:
-            self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics)
+            saved = self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics)
+            if not saved:  # Orbax skips, silently, a step at or below the folder's latest
+                raise ValueError(f"the folder already has step {self.latest_step()}")
         except Exception as e:  # a full disk, a folder that cannot be written, ...
             kept = sorted(self.manager.all_steps(read=True))
             raise CheckpointError(

@@ -165,8 +165,8 @@ def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials:
 
 def _restore(session: Session) -> None:
     """Every trial from the newest checkpoint step that all trials (of all processes) have (a
-    process killed between two trials' saves continues from the step before), or all fresh when
-    no trial has one."""
+    process killed between two trials' saves continues from the step before, and the trials'
+    later checkpoints are deleted), or all fresh when no trial has one."""
     latest = all_processes([c.latest_step() for c in session.checkpointers])
     if all(step is None for step in latest):
         return
@@ -190,6 +190,8 @@ def _restore(session: Session) -> None:
         )
         for i, ckpt in enumerate(s.checkpointers)
     ]
+    for ckpt in s.checkpointers:  # the logs after `step` are dropped too (RunWriter)
+        ckpt.discard_after(step)
     s.state = stack_seeds(states)
 
 

@@ -119,6 +119,23 @@ def test_multi_seed_run_resumes_exactly(two_seeds, tmp_path):
         assert_trees_identical(*saved)
 
 
+def test_a_stop_between_two_seeds_saves_resumes_and_saves_again(two_seeds, tmp_path):
+    """Killed after seed3 saved step 300 and before seed4 did: the run resumes both from 150,
+    deletes seed3's 300 (the resumed run replaces it), saves 200 for both at its end, and
+    resumes again from there."""
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(two_seeds, workdir)
+    shutil.rmtree(os.path.join(workdir, "seed4", "checkpoints", "300"))
+
+    def steps(seed):
+        return sorted(int(s) for s in os.listdir(os.path.join(workdir, seed, "checkpoints")))
+
+    loop.train(small_config(seed=3, num_seeds=2, total_steps=200), workdir, quiet=True)
+    assert steps("seed3") == steps("seed4") == [150, 200]
+    loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    assert steps("seed3") == steps("seed4") == [200, 300]
+
+
 def test_train_returns_every_trials_last_evaluation(two_seeds, tmp_path):
     """A finished run resumed at its end trains nothing and reports each seed's last evaluation."""
     workdir = str(tmp_path / "copy")
