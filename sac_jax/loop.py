@@ -123,8 +123,11 @@ def step_envs(s: Session, actions: np.ndarray, step: int):
 
 
 def update_obs_stats(s: Session) -> None:
-    """Merge the newest buffer rows (raw observations, reset and final ones included)."""
-    newest = np.stack([b.latest_obs(OBS_STATS_INTERVAL) for b in s.buffers.buffers])
+    """Merge the newest buffer rows (raw observations, reset and final ones included), as many
+    for every trial (after a resume without the buffer, fewer rows than the interval exist, and
+    their number differs with each trial's episode ends)."""
+    n = min(OBS_STATS_INTERVAL, *(b.rows_written for b in s.buffers.buffers))
+    newest = np.stack([b.latest_obs(n) for b in s.buffers.buffers])
     s.state = s.state.replace(
         obs_stats=jax.vmap(update_stats)(s.state.obs_stats, s.where.put(newest))
     )

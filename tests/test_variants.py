@@ -424,6 +424,24 @@ def test_normalized_run_trains(tmp_path):  # 2,100 steps: two statistics merges
     assert np.isfinite(train(config, str(tmp_path), quiet=True)[0]["return_mean"])
 
 
+def test_normalized_seeds_resume_without_their_buffers(tmp_path):
+    """Saved at 1,100 without the replay buffers, resumed: at the merge at 2,000 the seeds have
+    written different numbers of rows since (InvertedPendulum's episodes end at random)."""
+    config = tiny_config(
+        env_id="InvertedPendulum-v5",
+        num_seeds=2,
+        normalize_obs=True,
+        checkpoint_buffer=False,
+        total_steps=1_100,
+        checkpoint_interval=1_100,
+        eval_interval=1_100,
+    )
+    train(config, str(tmp_path), quiet=True)
+    config.update(total_steps=2_000, eval_interval=2_000)
+    results = train(config, str(tmp_path), quiet=True)
+    assert all(np.isfinite(r["return_mean"]) for r in results)
+
+
 def test_example_variant_trains(tmp_path):
     example = load(os.path.join(ROOT, "examples", "l2_critic.py"))
     config = small_config(total_steps=300, learning_starts=100, eval_interval=300, eval_episodes=1)
