@@ -121,6 +121,14 @@ def _flat_observations(env: gym.Env) -> gym.Env:
         )
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
         return env
+    if isinstance(space, gym.spaces.Dict | gym.spaces.Tuple):
+        entries = space.spaces.items() if isinstance(space, gym.spaces.Dict) else enumerate(space)
+        others = [f"{key}: {sub}" for key, sub in entries if not isinstance(sub, gym.spaces.Box)]
+        if others:  # nested or discrete entries: no shape for the checkpoint, no one-hot in policy
+            raise ConfigError(
+                f"observation entries that are not Boxes ({', '.join(others)}); SAC here takes a "
+                "Dict or Tuple of Boxes: flatten or encode those entries in the env"
+            )
     try:
         gym.spaces.flatdim(space)
     except (NotImplementedError, ValueError, TypeError) as e:
@@ -195,8 +203,14 @@ def set_env_state(env: gym.Env, saved: dict) -> None:
 
 
 def env_info(env: gym.Env) -> dict:
-    """What a checkpoint needs to know about its env without making one: sizes and real bounds."""
-    space, raw_obs = env.unwrapped.action_space, env.unwrapped.observation_space
+    """What a checkpoint needs to know about its env without making one: sizes and real bounds.
+
+    `env` is `make_env`'s: inside its `RescaleAction` is the env as made (the user's wrappers
+    included), whose action bounds are the real ones; inside a `FlattenObservation`, the
+    observation space the env returns."""
+    made = env.env
+    raw = made.env if isinstance(made, gym.wrappers.FlattenObservation) else made
+    space, raw_obs = made.action_space, raw.observation_space
     keys = raw_obs.spaces if isinstance(raw_obs, gym.spaces.Dict) else {}
     return {
         "env_id": env.spec.id,

@@ -52,6 +52,13 @@ _SPACES = {
     "dict_image": gym.spaces.Dict(
         {"pixels": gym.spaces.Box(0, 255, (8, 8, 3), np.uint8), "x": gym.spaces.Box(-1, 1, (2,))}
     ),
+    "nested": gym.spaces.Dict(
+        {
+            "goal": gym.spaces.Box(-1, 1, (2,)),
+            "robot": gym.spaces.Dict({"q": gym.spaces.Box(-1, 1)}),
+        }
+    ),
+    "tuple_discrete": gym.spaces.Tuple((gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(3))),
     "sequence": gym.spaces.Sequence(gym.spaces.Box(-1.0, 1.0, (2,))),
     "box": gym.spaces.Box(-1.0, 1.0, (2,)),
     "discrete": gym.spaces.Discrete(3),

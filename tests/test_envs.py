@@ -1,6 +1,7 @@
 """Environments beyond registered flat-Box ids: entry points, env_kwargs, factories, Dict
 observations, dm_control, and clear errors for spaces the agent cannot use."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -59,6 +60,20 @@ def test_factory_and_asymmetric_bounds(tmp_path):
     assert np.all(actions >= low) and np.all(actions <= high)
 
 
+def test_a_checkpoint_records_the_bounds_of_the_env_as_the_factory_wrapped_it(tmp_path):
+    """The factory limits Pendulum's torque to [-0.5, 0.5] with a wrapper: the checkpoint, and so
+    load_policy's actions, keep to those bounds, not the inner env's +-2."""
+
+    def gentle_pendulum(**kwargs):
+        return gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), -0.5, 0.5)
+
+    config = tiny_config(total_steps=200, learning_starts=100, eval_interval=200)
+    train(config, str(tmp_path), quiet=True, make_env=gentle_pendulum)
+    policy = load_policy(str(tmp_path))
+    actions = policy(np.random.default_rng(0).normal(size=(256, 3)) * 5, deterministic=False)
+    assert np.all(np.abs(actions) <= 0.5) and np.abs(actions).max() > 0.25
+
+
 def test_dict_observations_flatten_in_key_order():
     env = make_env(SPACE_ENV, 0, env_kwargs={"obs": "dict"})
     assert env.observation_space.shape == (3,)
@@ -77,6 +92,8 @@ def test_dict_observations_flatten_in_key_order():
         ("flat", "matrix", r"action space Box\(-1.0, 1.0, \(2, 2\), float32\); SAC needs"),
         ("image", "box", r"image observations \(observation: Box\(0, 255, \(8, 8, 3\), uint8\)"),
         ("dict_image", "box", r"image observations \(pixels: Box\(0, 255"),
+        ("nested", "box", r"observation entries that are not Boxes \(robot: Dict\('q'"),
+        ("tuple_discrete", "box", r"observation entries that are not Boxes \(1: Discrete\(3\)\)"),
         (
             "sequence",
             "box",
