@@ -35,7 +35,7 @@ from sac_jax.plot import SPREADS, plot_curves
 from sac_jax.references import anchor_curves, references
 from sac_jax.tables import HEADER, NOTES, runs_table, table_rows
 from sac_jax.trials import RunCurve, collect, find_runs, last_eval_step
-from sac_jax.workdir import checkpoint_dir
+from sac_jax.workdir import has_checkpoint
 
 CONFIG_MODULES = {  # the `configs` package, installed beside sac_jax
     "Pendulum-v1": "pendulum",
@@ -96,14 +96,14 @@ def run_suite(
 
     run_dirs = []
     for env_id, budget in SUITES[suite]:
-        budget = steps or budget
+        budget = budget if steps is None else steps
         for seed in range(seeds):
             run_dir = suite_run_dir(out, env_id, seed)
             run_dirs.append(run_dir)
             if last_eval_step(run_dir) >= budget:
                 print(f"benchmark: {run_dir} already reached {budget} steps, skipped", flush=True)
                 continue
-            if os.path.isdir(run_dir) and not os.path.isdir(checkpoint_dir(run_dir)):
+            if os.path.isdir(run_dir) and not has_checkpoint(run_dir):
                 shutil.rmtree(run_dir)  # no checkpoint to resume: its partial CSVs would be stale
             train(load_config(env_id, budget, seed, overrides), run_dir, quiet=quiet)
     return run_dirs
@@ -211,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if bool(args.suite) == bool(args.runs_root or args.evals):
         parser.error("give either --suite, or --runs-root and/or --evals")
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps {args.steps}: must be a positive number of env steps")
     if any(len(root) > 2 for root in args.runs_root):
         parser.error(f"--runs-root takes DIR and an optional NAME, got {args.runs_root}")
     names = {

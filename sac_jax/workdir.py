@@ -44,6 +44,13 @@ def checkpoint_dir(run_dir: str) -> str:
     return os.path.join(os.path.abspath(run_dir), "checkpoints")
 
 
+def has_checkpoint(run_dir: str) -> bool:
+    """Whether one trial's run folder holds a saved step (a run that has not saved yet leaves
+    an empty folder, a killed save a temporary one)."""
+    folder = checkpoint_dir(run_dir)
+    return os.path.isdir(folder) and any(name.isdigit() for name in os.listdir(folder))
+
+
 def trial_dir(workdir: str, trial_name: str, num_trials: int) -> str:
     """The folder of one trial's checkpoints: the workdir itself when it trains one trial."""
     return workdir if num_trials == 1 else os.path.join(workdir, trial_name)

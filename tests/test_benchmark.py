@@ -95,6 +95,26 @@ def test_finished_runs_are_skipped(suite_out):
     assert before == {d: os.path.getmtime(os.path.join(d, "eval.csv")) for d in run_dirs}
 
 
+def test_a_run_stopped_before_its_first_save_restarts_clean(tmp_path, monkeypatch):
+    """Its folder (an empty checkpoints/ that train() made, partial logs, a launch record) is
+    removed before it trains again; a run with a saved step is resumed in place."""
+    out, env_id = str(tmp_path), ENVS[0]
+    stopped, saved = (benchmark.suite_run_dir(out, env_id, seed) for seed in (0, 1))
+    for run_dir, step in ((stopped, None), (saved, "100")):
+        os.makedirs(os.path.join(run_dir, "checkpoints", step or ""))
+        with open(os.path.join(run_dir, "launches.jsonl"), "w") as f:
+            f.write('{"step": 0}\n')
+    trained = []
+
+    def fake_train(config, run_dir, quiet):
+        trained.append((run_dir, sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else None))
+
+    monkeypatch.setattr("sac_jax.loop.train", fake_train)
+    monkeypatch.setattr(benchmark, "SUITES", {"cpu-quick": [(env_id, 300)]})
+    benchmark.run_suite("cpu-quick", 2, out, overrides=TINY, quiet=True)
+    assert trained == [(stopped, None), (saved, ["checkpoints", "launches.jsonl"])]
+
+
 def test_runs_root_tabulates_existing_runs(suite_out, tmp_path):
     out, _ = suite_out
     benchmark.main(
@@ -350,7 +370,7 @@ def test_a_named_runs_root_tells_configurations_of_one_env_apart(tmp_path):
     assert {r["setting"] for r in rows} == {"SAC", "CrossQ-512"}
 
 
-def test_bad_inputs_are_refused_by_name(tmp_path, capsys):
+def test_bad_inputs_are_refused_by_name(tmp_path, capsys, monkeypatch):
     runs = tmp_path / "runs"
     fake_run(str(runs / "a"), "Hopper-v5", 0, [1.0])
     fake_run(str(runs / "b"), "Hopper-v5", 0, [2.0])  # the same seed again
@@ -370,6 +390,10 @@ def test_bad_inputs_are_refused_by_name(tmp_path, capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["--suite", "cpu-quick", "--runs-root", str(runs), "--out", "x"])
     assert "either --suite, or --runs-root" in capsys.readouterr().err
+    monkeypatch.setattr("sac_jax.loop.train", lambda *_, **__: pytest.fail("it trained"))
+    with pytest.raises(SystemExit):  # refused before anything trains
+        benchmark.main(["--suite", "cpu-quick", "--steps", "0", "--out", str(tmp_path / "s")])
+    assert "--steps 0: must be a positive number of env steps" in capsys.readouterr().err
 
 
 def test_wall_clock_is_summed_from_the_logged_rates(tmp_path):
