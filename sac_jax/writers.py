@@ -32,10 +32,14 @@ class CsvWriter:
             return list(csv.DictReader(f))
 
     def _rewrite(self, rows: list[dict]) -> None:
-        with open(self.path, "w", newline="") as f:
+        """Write a new file beside, then rename it over the old one: a run killed meanwhile
+        leaves the old file whole."""
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=self.fields)
             w.writeheader()
             w.writerows(rows)
+        os.replace(tmp, self.path)
 
     def write(self, row: dict) -> None:
         new_fields = [k for k in row if k not in self.fields]
