@@ -179,24 +179,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if unknown:
         raise ConfigError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
     positive_ints = (
-        "num_seeds",
-        "total_steps",
-        "eval_interval",
-        "eval_episodes",
-        "log_interval",
-        "checkpoint_interval",
-        "keep_checkpoints",
-        "batch_size",
-        "buffer_size",
-        "num_critic_updates",
-        "actor_update_period",
-        "num_critics",
-        "redq_subset",
-        "num_quantiles",
-        "n_step",
-        "num_actor_samples",
-        "target_update_period",
-    )
+        "num_seeds total_steps eval_interval eval_episodes log_interval checkpoint_interval "
+        "keep_checkpoints batch_size buffer_size num_critic_updates actor_update_period "
+        "num_critics redq_subset num_quantiles n_step num_actor_samples target_update_period"
+    ).split()
     for field in positive_ints:
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
