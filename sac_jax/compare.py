@@ -16,8 +16,10 @@ its interval, the probability that a seed of B beats a seed of A, and a verdict:
 a difference is "detected" when the interval of the difference of means excludes 0. When none is,
 it estimates how many seeds per group would resolve the observed difference (80% power, 5% level).
 
-`--metric` compares another eval.csv column the same way, e.g. `q_bias_normalized` (the critics'
-overestimation, sac_jax.bias); the verdict then says which is higher, not which is better.
+`--last N` makes the final score the mean of each seed's last N shared evaluations, steadier on
+tasks whose single evaluations swing. `--metric` compares another eval.csv column the same way,
+e.g. `q_bias_normalized` (the critics' overestimation, sac_jax.bias); the verdict then says which
+is higher, not which is better.
 """
 
 import argparse
@@ -81,10 +83,11 @@ def read_point(run_dir: str, point: str | None, metric: str) -> list[Curve]:
     return points[point] if point is not None else next(iter(points.values()))
 
 
-def scores(curves: list[Curve], steps: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-seed final return (at the last of `steps`) and area under the curve (mean over them)."""
+def scores(curves: list[Curve], steps: np.ndarray, last: int = 1) -> dict[str, np.ndarray]:
+    """Per seed: the final return (the mean of the last `last` of `steps`) and the area under
+    the curve (the mean over all of them)."""
     values = np.stack([c.returns[np.searchsorted(c.steps, steps)] for c in curves])
-    return {"final": values[:, -1], "AUC": values.mean(axis=1)}
+    return {"final": values[:, -last:].mean(axis=1), "AUC": values.mean(axis=1)}
 
 
 def verdict(low: float, high: float, names=("A", "B"), higher: str = "better") -> str:
@@ -96,11 +99,16 @@ def verdict(low: float, high: float, names=("A", "B"), higher: str = "better") -
 
 
 def compare(
-    a: list[Curve], b: list[Curve], names=("A", "B"), reps: int = 10_000, higher: str = "better"
+    a: list[Curve],
+    b: list[Curve],
+    names=("A", "B"),
+    reps: int = 10_000,
+    higher: str = "better",
+    last: int = 1,
 ) -> dict:
-    """Per score ('final', 'AUC'): the differences, P(B > A), the verdict (`higher`: the word for
-    a larger value), and (when no difference is detected) the seeds per group that would resolve
-    the observed one."""
+    """Per score ('final': the mean of the last `last` shared evaluations, 'AUC'): the
+    differences, P(B > A), the verdict (`higher`: the word for a larger value), and (when no
+    difference is detected) the seeds per group that would resolve the observed one."""
     steps = a[0].steps
     for c in a[1:] + b:
         steps = np.intersect1d(steps, c.steps)
@@ -108,8 +116,10 @@ def compare(
         raise ValueError("the two groups share no evaluation step")
     if min(len(a), len(b)) < 2:
         raise ValueError(f"need at least 2 seeds per group, got {len(a)} and {len(b)}")
-    sa, sb = scores(a, steps), scores(b, steps)
-    report = {"step": int(steps[-1]), "seeds": (len(a), len(b))}
+    if not 1 <= last <= steps.size:
+        raise ValueError(f"--last {last}: must be 1 to {steps.size}, the evaluations both share")
+    sa, sb = scores(a, steps, last), scores(b, steps, last)
+    report = {"step": int(steps[-1]), "seeds": (len(a), len(b)), "final_from": int(steps[-last])}
     for key in sa:
         mean = stats.difference_ci(sa[key], sb[key], np.mean, reps)
         iqm = stats.difference_ci(sa[key], sb[key], stats.iqm, reps)
@@ -128,10 +138,13 @@ def format_report(report: dict, names=("A", "B")) -> str:
     a, b = names
     seeds_a, seeds_b = report["seeds"]
     lines = [f"{a}: {seeds_a} seeds, {b}: {seeds_b} seeds, to step {report['step']}"]
-    for key in ("final", "AUC"):
+    final = "final"
+    if report["final_from"] < report["step"]:
+        final = f"final (mean of the evaluations at steps {report['final_from']}-{report['step']})"
+    for key, label in (("final", final), ("AUC", "AUC")):
         r = report[key]
         lines += [
-            f"{key}: {a} {r['mean_a']:.4g}, {b} {r['mean_b']:.4g}",
+            f"{label}: {a} {r['mean_a']:.4g}, {b} {r['mean_b']:.4g}",
             f"  {b} - {a}, mean: {r['mean'][0]:+.4g}  95% CI [{r['mean'][1]:+.4g}, {r['mean'][2]:+.4g}]",
             f"  {b} - {a}, IQM:  {r['iqm'][0]:+.4g}  95% CI [{r['iqm'][1]:+.4g}, {r['iqm'][2]:+.4g}]",
         ]
@@ -162,12 +175,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--metric", default="return_mean", help="eval.csv column to compare (default: return)"
     )
+    parser.add_argument(
+        "--last",
+        type=int,
+        default=1,
+        help="the final score is the mean of each seed's last N shared evaluations (default 1)",
+    )
     args = parser.parse_args(argv)
     returns = args.metric == "return_mean"
     try:
         groups = [read_group([p], args.metric) for p in (args.runs_a, args.runs_b)]
         higher = "better" if returns else "higher"
-        report = compare(*groups, names=tuple(args.names), reps=args.reps, higher=higher)
+        report = compare(*groups, tuple(args.names), args.reps, higher, args.last)
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
     print(format_report(report, tuple(args.names)))

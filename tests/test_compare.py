@@ -184,3 +184,18 @@ def test_cli_compares_a_group_of_a_benchmark_evals_csv(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main([f"{evals}:Walker2d-v5", str(tmp_path / "b"), *out_png, "--metric", "q_bias"])
     assert "holds return_mean only, not 'q_bias'" in capsys.readouterr().err
+
+
+def test_last_n_averages_each_seeds_last_shared_evaluations(tmp_path, capsys):
+    """Curves rise linearly to the final return: the mean of the last 3 of steps 1000..10000 is
+    0.9 of it (9000/10000 on average). --last beyond the shared evaluations is an error."""
+    write_run(tmp_path / "a", {0: 100.0, 1: 110.0, 2: 90.0})
+    write_run(tmp_path / "b", {0: 300.0, 1: 310.0, 2: 290.0})
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.png")]
+    compare.main([*args, "--last", "3", "--reps", "2000"])
+    out = capsys.readouterr().out
+    assert "final (mean of the evaluations at steps 8000-10000): A 90, B 270" in out
+    assert "B - A, mean: +180" in out and "B / A, mean: 3x" in out
+    with pytest.raises(SystemExit):
+        compare.main([*args, "--last", "11"])
+    assert "--last 11: must be 1 to 10, the evaluations both share" in capsys.readouterr().err
