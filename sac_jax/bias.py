@@ -40,13 +40,13 @@ def soft_returns(rewards, log_probs, gamma: float, alpha: float, n_step: int = 1
     rewards, log_probs = np.asarray(rewards, np.float64), np.asarray(log_probs, np.float64)
     length = len(rewards)
     discounted = np.empty(length)  # sum_k gamma^k r_{t+k}
-    bonus = np.zeros(length + n_step)  # sum_{j>=1} gamma^(jn) log_probs[t+jn]; 0 past the end
+    bonus = np.zeros(length)  # sum_{j>=1} gamma^(jn) log_probs[t+jn]; 0 within n of the end
     after = 0.0
     for t in range(length - 1, -1, -1):
         after = discounted[t] = rewards[t] + gamma * after
         if t + n_step < length:
             bonus[t] = gamma**n_step * (log_probs[t + n_step] + bonus[t + n_step])
-    return discounted - alpha * bonus[:length]
+    return discounted - alpha * bonus
 
 
 def usable_steps(length: int, terminated: bool, gamma: float) -> int:

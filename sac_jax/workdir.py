@@ -44,11 +44,15 @@ def checkpoint_dir(run_dir: str) -> str:
     return os.path.join(os.path.abspath(run_dir), "checkpoints")
 
 
-def has_checkpoint(run_dir: str) -> bool:
-    """Whether one trial's run folder holds a saved step (a run that has not saved yet leaves
-    an empty folder, a killed save a temporary one)."""
-    folder = checkpoint_dir(run_dir)
+def _holds_a_step(folder: str) -> bool:
+    """Whether a checkpoints/ folder holds a saved step (a run that has not saved yet leaves it
+    empty, a killed save leaves a temporary folder)."""
     return os.path.isdir(folder) and any(name.isdigit() for name in os.listdir(folder))
+
+
+def has_checkpoint(run_dir: str) -> bool:
+    """Whether one trial's run folder holds a saved step."""
+    return _holds_a_step(checkpoint_dir(run_dir))
 
 
 def trial_dir(workdir: str, trial_name: str, num_trials: int) -> str:
@@ -66,9 +70,9 @@ def saved_layout(workdir: str) -> str | None:
 
 
 def trials_have_saved(workdir: str) -> bool:
-    """Whether any trial folder of the workdir holds a checkpoint (not only an empty folder, as a
+    """Whether any trial folder of the workdir holds a saved step (not only an empty folder, as a
     run that has not saved yet, or another process of it, leaves)."""
-    return any(os.listdir(d) for d in glob.glob(os.path.join(workdir, TRIAL_DIRS, "checkpoints")))
+    return any(map(_holds_a_step, glob.glob(os.path.join(workdir, TRIAL_DIRS, "checkpoints"))))
 
 
 def process_dir(workdir: str, process: int) -> str:
