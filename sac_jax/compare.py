@@ -20,6 +20,10 @@ it estimates how many seeds per group would resolve the observed difference (80%
 tasks whose single evaluations swing. `--metric` compares another eval.csv column the same way,
 e.g. `q_bias_normalized` (the critics' overestimation, sac_jax.bias); the verdict then says which
 is higher, not which is better.
+
+For returns it also measures sample efficiency: the env steps each group's mean curve needs to
+reach a fraction (`--reach`, default 0.9) of A's final mean, and B's steps over A's with a 95%
+bootstrap interval ("B faster" when it lies below 1).
 """
 
 import argparse
@@ -83,11 +87,44 @@ def read_point(run_dir: str, point: str | None, metric: str) -> list[Curve]:
     return points[point] if point is not None else next(iter(points.values()))
 
 
-def scores(curves: list[Curve], steps: np.ndarray, last: int = 1) -> dict[str, np.ndarray]:
-    """Per seed: the final return (the mean of the last `last` of `steps`) and the area under
+def values_at(curves: list[Curve], steps: np.ndarray) -> np.ndarray:
+    """(seeds, steps): each seed's evaluation at each of `steps`."""
+    return np.stack([c.returns[np.searchsorted(c.steps, steps)] for c in curves])
+
+
+def scores(values: np.ndarray, last: int = 1) -> dict[str, np.ndarray]:
+    """Per seed: the final return (the mean of the last `last` evaluations) and the area under
     the curve (the mean over all of them)."""
-    values = np.stack([c.returns[np.searchsorted(c.steps, steps)] for c in curves])
     return {"final": values[:, -last:].mean(axis=1), "AUC": values.mean(axis=1)}
+
+
+def reach_steps(values: np.ndarray, steps: np.ndarray, threshold) -> np.ndarray:
+    """The first of `steps` at which the seeds' mean curve (values: (..., seeds, steps)) reaches
+    `threshold` (one per leading index); inf where it never does."""
+    hit = values.mean(axis=-2) >= np.asarray(threshold)[..., None]
+    return np.where(hit.any(axis=-1), steps[hit.argmax(axis=-1)], np.inf)
+
+
+def reach(
+    values_a: np.ndarray, values_b: np.ndarray, steps, fraction: float, last: int, reps: int
+) -> dict:
+    """Sample efficiency: the env steps each group's mean curve needs to reach `fraction` of A's
+    final mean return, and B's steps over A's with a 95% bootstrap interval over seeds (both
+    groups' seeds and with them the threshold redrawn; inf where B's curve never gets there)."""
+    threshold = fraction * values_a[:, -last:].mean()
+    rng = np.random.default_rng(0)
+    draw_a = values_a[rng.integers(0, len(values_a), (reps, len(values_a)))]
+    draw_b = values_b[rng.integers(0, len(values_b), (reps, len(values_b)))]
+    draw_threshold = fraction * draw_a[..., -last:].mean(axis=(1, 2))
+    ratios = reach_steps(draw_b, steps, draw_threshold) / reach_steps(draw_a, steps, draw_threshold)
+    low, high = np.percentile(ratios, [2.5, 97.5], method="nearest")
+    step_a, step_b = (reach_steps(v, steps, threshold) for v in (values_a, values_b))
+    return dict(
+        fraction=fraction,
+        threshold=threshold,
+        steps=(step_a, step_b),
+        ratio=(step_b / step_a, low, high),
+    )
 
 
 def verdict(low: float, high: float, names=("A", "B"), higher: str = "better") -> str:
@@ -105,10 +142,12 @@ def compare(
     reps: int = 10_000,
     higher: str = "better",
     last: int = 1,
+    reach_fraction: float | None = None,
 ) -> dict:
     """Per score ('final': the mean of the last `last` shared evaluations, 'AUC'): the
     differences, P(B > A), the verdict (`higher`: the word for a larger value), and (when no
-    difference is detected) the seeds per group that would resolve the observed one."""
+    difference is detected) the seeds per group that would resolve the observed one. With
+    `reach_fraction` and a positive final mean of A, also `reach` (above)."""
     steps = a[0].steps
     for c in a[1:] + b:
         steps = np.intersect1d(steps, c.steps)
@@ -116,9 +155,12 @@ def compare(
         raise ValueError("the two groups share no evaluation step")
     if min(len(a), len(b)) < 2:
         raise ValueError(f"need at least 2 seeds per group, got {len(a)} and {len(b)}")
+    if reach_fraction is not None and not 0 < reach_fraction <= 1:
+        raise ValueError(f"--reach {reach_fraction}: must be in (0, 1], a fraction of A's final")
     if not 1 <= last <= steps.size:
         raise ValueError(f"--last {last}: must be 1 to {steps.size}, the evaluations both share")
-    sa, sb = scores(a, steps, last), scores(b, steps, last)
+    values_a, values_b = values_at(a, steps), values_at(b, steps)
+    sa, sb = scores(values_a, last), scores(values_b, last)
     report = {"step": int(steps[-1]), "seeds": (len(a), len(b)), "final_from": int(steps[-last])}
     for key in sa:
         mean = stats.difference_ci(sa[key], sb[key], np.mean, reps)
@@ -131,7 +173,13 @@ def compare(
         if result["verdict"] == "no difference detected":
             result["seeds_needed"] = stats.seeds_to_resolve(sa[key], sb[key])
         report[key] = result
+    if reach_fraction is not None and sa["final"].mean() > 0:
+        report["reach"] = reach(values_a, values_b, steps, reach_fraction, last, reps)
     return report
+
+
+def times(ratio: float) -> str:
+    return f"{ratio:.3g}x" if np.isfinite(ratio) else "never"
 
 
 def format_report(report: dict, names=("A", "B")) -> str:
@@ -162,6 +210,19 @@ def format_report(report: dict, names=("A", "B")) -> str:
                 f"  about {np.ceil(r['seeds_needed']):.0f} seeds per group would resolve a "
                 "difference this size (80% power, 5% level)"
             )
+    if "reach" in report:
+        r = report["reach"]
+        step_a, step_b = (f"{s:.0f}" if np.isfinite(s) else "not reached" for s in r["steps"])
+        ratio, low, high = r["ratio"]
+        faster = "no difference detected"
+        if high < 1 or low > 1:
+            faster = f"{b if high < 1 else a} faster"
+        lines += [
+            f"steps to {r['fraction']:g} of {a}'s final ({r['threshold']:.4g}): "
+            f"{a} {step_a}, {b} {step_b}",
+            f"  {b} / {a}: {times(ratio)}  95% CI [{times(low)}, {times(high)}]",
+            f"  verdict: {faster}",
+        ]
     return "\n".join(lines)
 
 
@@ -181,12 +242,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=1,
         help="the final score is the mean of each seed's last N shared evaluations (default 1)",
     )
+    parser.add_argument(
+        "--reach",
+        type=float,
+        default=0.9,
+        help="report the steps each mean curve needs to reach this fraction of A's final return",
+    )
     args = parser.parse_args(argv)
     returns = args.metric == "return_mean"
     try:
         groups = [read_group([p], args.metric) for p in (args.runs_a, args.runs_b)]
         higher = "better" if returns else "higher"
-        report = compare(*groups, tuple(args.names), args.reps, higher, args.last)
+        reach_fraction = args.reach if returns else None
+        report = compare(*groups, tuple(args.names), args.reps, higher, args.last, reach_fraction)
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
     print(format_report(report, tuple(args.names)))

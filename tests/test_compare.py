@@ -77,6 +77,32 @@ def test_ratio_ci_by_hand():
         stats.ratio_ci([], [3.0, 3.0])
 
 
+def test_reach_by_hand():
+    """A's mean curve [0, 4, 8, 10] first reaches 0.9 x 10 at its 4th evaluation, B's [5, 9, 10,
+    10] at its 2nd: B needs half A's steps, in every resample (each seed of A gets there at 4)."""
+    steps = np.array([1000, 2000, 3000, 4000])
+    a = np.array([[0.0, 5.0, 8.0, 10.0], [0.0, 3.0, 8.0, 10.0]])
+    b = np.array([[5.0, 9.0, 10.0, 10.0], [5.0, 9.0, 10.0, 10.0]])
+    r = compare.reach(a, b, steps, fraction=0.9, last=1, reps=500)
+    assert r["threshold"] == 9.0 and r["steps"] == (4000, 2000) and r["ratio"] == (0.5, 0.5, 0.5)
+    # A's seeds reach 9 at step 2000 and 4000: resamples of A take 2000 (both seeds the first,
+    # probability 1/4) or 4000, so B / A is 1 or 0.5 around the point 0.5
+    a = np.array([[0.0, 10.0, 10.0, 10.0], [0.0, 0.0, 0.0, 10.0]])
+    ratio, low, high = compare.reach(a, b, steps, fraction=0.9, last=1, reps=2000)["ratio"]
+    assert (ratio, low, high) == (0.5, 0.5, 1.0)
+    never = np.array([[5.0, 6.0, 7.0, 8.0], [5.0, 6.0, 7.0, 8.0]])  # B stops below 9
+    r = compare.reach(a, never, steps, fraction=0.9, last=1, reps=100)
+    assert r["steps"] == (4000, np.inf) and r["ratio"] == (np.inf, np.inf, np.inf)
+    report = {"step": 4000, "seeds": (2, 2), "final_from": 4000, "reach": r}
+    for key in ("final", "AUC"):
+        report[key] = compare.compare(
+            [Curve(steps, x) for x in a], [Curve(steps, x) for x in never]
+        )[key]
+    text = compare.format_report(report)
+    assert "steps to 0.9 of A's final (9): A 4000, B not reached" in text
+    assert "B / A: never  95% CI [never, never]\n  verdict: A faster" in text
+
+
 def write_run(run_dir, seeds_finals):
     """A multi-seed run folder as train.py writes it: eval.csv with a seed column."""
     os.makedirs(run_dir, exist_ok=True)
@@ -110,6 +136,9 @@ def test_cli_reads_run_folders_and_glob_patterns_and_draws_both(tmp_path, capsys
     assert "single: 3 seeds, clipped: 3 seeds, to step 10000" in out
     assert "clipped - single, mean: +200  95% CI" in out and "verdict: clipped better" in out
     assert "clipped / single, mean: 3x  95% CI [2." in out  # 300 / 100; A's resamples 90-110
+    # linear curves: A's mean reaches 0.9 of its final at 9000, B's (3x steeper) at 3000
+    assert "steps to 0.9 of single's final (90): single 9000, clipped 3000" in out
+    assert "clipped / single: 0.333x  95% CI [0.333x, 0.444x]\n  verdict: clipped faster" in out
     assert matplotlib.image.imread(png).shape[0] > 100
     with pytest.raises(SystemExit):
         compare.main([str(tmp_path / "nothing*"), str(tmp_path / "b_seed*")])
@@ -127,9 +156,13 @@ def test_cli_compares_another_metric_by_which_is_higher(tmp_path, capsys):
     assert "final: A 900, B 700" in out and "B - A, mean: -200" in out
     assert "B / A, mean: 0.778x" in out
     assert "verdict: A higher" in out
+    assert "steps to" not in out  # reaching a share of A's final is about returns only
     with pytest.raises(SystemExit):
         compare.main([*args, "--metric", "q_true"])
     assert "its eval.csv has no 'q_true' values" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare.main([*args, "--reach", "1.5"])
+    assert "--reach 1.5: must be in (0, 1], a fraction of A's final" in capsys.readouterr().err
 
 
 def test_cli_compares_two_points_of_one_sweep_folder(tmp_path, capsys):
