@@ -1,0 +1,47 @@
+"""bench/sb3_peer.py: a sac_jax config maps onto Stable-Baselines3's SAC, or is refused by name."""
+
+import importlib
+
+import pytest
+
+from bench.sb3_peer import sb3_kwargs
+from sac_jax.config import ConfigError
+
+
+def config(name, **overrides):
+    c = importlib.import_module(f"configs.{name}").get_config()
+    c.update(overrides)
+    return c
+
+
+def test_a_shipped_config_maps_field_by_field():
+    kwargs = sb3_kwargs(config("ant", seed=3))
+    assert kwargs == dict(
+        learning_rate=3e-4,
+        buffer_size=1_000_000,
+        learning_starts=10_000,
+        batch_size=256,
+        tau=0.005,
+        gamma=0.99,
+        train_freq=1,
+        gradient_steps=1,
+        ent_coef="auto_1.0",
+        target_entropy="auto",  # SB3's -dim(A), as target_entropy=None here
+        policy_kwargs=dict(net_arch=[256, 256]),
+        seed=3,
+    )
+    lr = dict(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
+    kwargs = sb3_kwargs(config("halfcheetah", target_entropy=-3.0, learn_alpha=False, **lr))
+    assert kwargs["learning_rate"] == 1e-3 and kwargs["target_entropy"] == -3.0
+    assert kwargs["ent_coef"] == 1.0  # a fixed temperature
+
+
+def test_what_sb3_cannot_run_is_refused_by_name():
+    with pytest.raises(ConfigError, match="one learning rate .* critic_lr=0.001"):
+        sb3_kwargs(config("walker2d"))  # its critics learn at 1e-3, the actor at 3e-4
+    with pytest.raises(ConfigError, match="no equivalent of .*batch_renorm=True"):
+        sb3_kwargs(config("variants.crossq"))
+    with pytest.raises(ConfigError, match="no equivalent of n_step=3"):
+        sb3_kwargs(config("hopper", n_step=3))
+    with pytest.raises(ConfigError, match=r"critic_hidden_dims=\(512, 512\)"):
+        sb3_kwargs(config("hopper", critic_hidden_dims=(512, 512)))
