@@ -26,10 +26,6 @@ from ml_collections import config_flags
 from sac_jax.config import ConfigError, default_config, env_kwargs
 from sac_jax.envs import make_env
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "sac_jax config file.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (must not hold an eval.csv).")
-flags.mark_flags_as_required(["config", "workdir"])
-
 # Fields SB3's SAC has, or that only sac_jax's loop reads; any other field must keep its default.
 MAPPED = {
     "env_id", "env_kwargs", "seed", "total_steps", "learning_starts", "eval_interval",
@@ -88,12 +84,10 @@ def evaluate(model, env, episodes: int, seed: int) -> np.ndarray:
     return returns
 
 
-def main(argv):
-    del argv
+def run(config, workdir: str) -> None:
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
-    config, workdir = _CONFIG.value, _WORKDIR.value
     try:
         kwargs = sb3_kwargs(config)
     except ConfigError as e:
@@ -126,5 +120,13 @@ def main(argv):
     model.learn(total_timesteps=config.total_steps, callback=Evaluations())
 
 
+def main():
+    """The command line; its flags are defined here, not on import (tests import this module)."""
+    config = config_flags.DEFINE_config_file("config", None, "sac_jax config.", lock_config=True)
+    workdir = flags.DEFINE_string("workdir", None, "Output directory (must not hold an eval.csv).")
+    flags.mark_flags_as_required(["config", "workdir"])
+    app.run(lambda argv: run(config.value, workdir.value))
+
+
 if __name__ == "__main__":
-    app.run(main)
+    main()
