@@ -26,10 +26,10 @@ from ml_collections import config_flags
 from sac_jax.config import ConfigError, default_config, env_kwargs
 from sac_jax.envs import make_env
 
-# Fields SB3's SAC has, or that only sac_jax's loop reads; any other field must keep its default.
+# Fields mapped onto SB3's SAC, or that only sac_jax's loop reads; any other must keep its default.
 MAPPED = {
     "env_id", "env_kwargs", "seed", "total_steps", "learning_starts", "eval_interval",
-    "eval_episodes", "batch_size", "buffer_size", "num_critic_updates", "gamma", "learn_alpha",
+    "eval_episodes", "batch_size", "buffer_size", "num_critic_updates", "n_step", "gamma", "learn_alpha",
     "init_alpha", "target_entropy", "tau", "actor_lr", "critic_lr", "alpha_lr", "hidden_dims",
     "critic_hidden_dims", "bias_episodes", "log_interval", "checkpoint_interval",
     "keep_checkpoints", "checkpoint_buffer", "wandb_project", "wandb_entity",
@@ -37,18 +37,23 @@ MAPPED = {
 
 
 def sb3_kwargs(config) -> dict:
-    """SB3 SAC's constructor arguments for `config`; ConfigError for what SB3 cannot run."""
+    """SB3 SAC's constructor arguments for `config`; ConfigError for what this cannot map.
+    One difference stays: SB3 clamps the policy's log-std to [-20, 2], sac_jax squashes it into
+    [log_std_min, log_std_max] = [-5, 2]."""
+    swept = sorted(k for k in config.keys() if isinstance(config[k], list))
+    if swept:
+        raise ConfigError(f"{', '.join(swept)}: a sweep; one process here trains one run")
     defaults = default_config()
     unmapped = sorted(k for k in config.keys() if k not in MAPPED and config[k] != defaults.get(k))
     if unmapped:
         changed = ", ".join(f"{k}={config[k]!r}" for k in unmapped)
-        raise ConfigError(f"SB3's SAC has no equivalent of {changed}; keep the defaults")
-    lrs = {config.actor_lr, config.critic_lr, config.alpha_lr}
-    if len(lrs) > 1:
-        raise ConfigError(
-            f"SB3's SAC uses one learning rate for actor, critics and temperature; got actor_lr="
-            f"{config.actor_lr}, critic_lr={config.critic_lr}, alpha_lr={config.alpha_lr}"
-        )
+        raise ConfigError(f"no SB3 equivalent mapped for {changed}; keep the defaults")
+    rates = dict(actor_lr=config.actor_lr, critic_lr=config.critic_lr)
+    if config.learn_alpha:
+        rates["alpha_lr"] = config.alpha_lr
+    if len(set(rates.values())) > 1:
+        got = ", ".join(f"{k}={v}" for k, v in rates.items())
+        raise ConfigError(f"SB3's SAC uses one learning rate for all its optimizers; got {got}")
     if config.critic_hidden_dims not in (None, config.hidden_dims):
         raise ConfigError(
             f"critic_hidden_dims={config.critic_hidden_dims}: SB3's net_arch here gives actor "
@@ -63,6 +68,7 @@ def sb3_kwargs(config) -> dict:
         gamma=config.gamma,
         train_freq=1,
         gradient_steps=config.num_critic_updates,
+        n_steps=config.n_step,
         ent_coef=f"auto_{config.init_alpha}" if config.learn_alpha else config.init_alpha,
         target_entropy="auto" if config.target_entropy is None else config.target_entropy,
         policy_kwargs=dict(net_arch=list(config.hidden_dims)),
@@ -106,7 +112,7 @@ def run(config, workdir: str) -> None:
     class Evaluations(BaseCallback):
         def _on_step(self) -> bool:
             step = self.num_timesteps
-            if step % config.eval_interval == 0:
+            if step % config.eval_interval == 0 or step == config.total_steps:
                 returns = evaluate(self.model, eval_env, config.eval_episodes, config.seed + step)
                 with open(path, "a", newline="") as f:
                     writer = csv.writer(f)

@@ -21,9 +21,9 @@ tasks whose single evaluations swing. `--metric` compares another eval.csv colum
 e.g. `q_bias_normalized` (the critics' overestimation, sac_jax.bias); the verdict then says which
 is higher, not which is better.
 
-For returns it also measures sample efficiency: the env steps each group's mean curve needs to
-reach a fraction (`--reach`, default 0.9) of A's final mean, and B's steps over A's with a 95%
-bootstrap interval ("B faster" when it lies below 1).
+For returns whose final scores in A are all positive it also measures sample efficiency: the env
+steps each group's mean curve needs to reach a fraction (`--reach`, default 0.9) of A's final
+mean, and B's steps over A's with a 95% bootstrap interval ("B faster" when it lies below 1).
 """
 
 import argparse
@@ -110,7 +110,8 @@ def reach(
 ) -> dict:
     """Sample efficiency: the env steps each group's mean curve needs to reach `fraction` of A's
     final mean return, and B's steps over A's with a 95% bootstrap interval over seeds (both
-    groups' seeds and with them the threshold redrawn; inf where B's curve never gets there)."""
+    groups' seeds and with them the threshold redrawn; inf where B's curve never gets there).
+    A's final scores must be positive: then every resample of A reaches its own threshold."""
     threshold = fraction * values_a[:, -last:].mean()
     rng = np.random.default_rng(0)
     draw_a = values_a[rng.integers(0, len(values_a), (reps, len(values_a)))]
@@ -147,7 +148,7 @@ def compare(
     """Per score ('final': the mean of the last `last` shared evaluations, 'AUC'): the
     differences, P(B > A), the verdict (`higher`: the word for a larger value), and (when no
     difference is detected) the seeds per group that would resolve the observed one. With
-    `reach_fraction` and a positive final mean of A, also `reach` (above)."""
+    `reach_fraction`, when every seed of A ends positive, also `reach` (above)."""
     steps = a[0].steps
     for c in a[1:] + b:
         steps = np.intersect1d(steps, c.steps)
@@ -173,7 +174,7 @@ def compare(
         if result["verdict"] == "no difference detected":
             result["seeds_needed"] = stats.seeds_to_resolve(sa[key], sb[key])
         report[key] = result
-    if reach_fraction is not None and sa["final"].mean() > 0:
+    if reach_fraction is not None and sa["final"].min() > 0:
         report["reach"] = reach(values_a, values_b, steps, reach_fraction, last, reps)
     return report
 

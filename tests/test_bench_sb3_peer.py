@@ -25,23 +25,28 @@ def test_a_shipped_config_maps_field_by_field():
         gamma=0.99,
         train_freq=1,
         gradient_steps=1,
+        n_steps=1,
         ent_coef="auto_1.0",
         target_entropy="auto",  # SB3's -dim(A), as target_entropy=None here
         policy_kwargs=dict(net_arch=[256, 256]),
         seed=3,
     )
     lr = dict(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
-    kwargs = sb3_kwargs(config("halfcheetah", target_entropy=-3.0, learn_alpha=False, **lr))
+    kwargs = sb3_kwargs(config("halfcheetah", target_entropy=-3.0, n_step=3, **lr))
     assert kwargs["learning_rate"] == 1e-3 and kwargs["target_entropy"] == -3.0
-    assert kwargs["ent_coef"] == 1.0  # a fixed temperature
+    assert kwargs["n_steps"] == 3
+    fixed = config("hopper", learn_alpha=False, init_alpha=0.2, alpha_lr=1e-3)
+    assert sb3_kwargs(fixed)["ent_coef"] == 0.2  # a fixed temperature: its learning rate unused
 
 
 def test_what_sb3_cannot_run_is_refused_by_name():
     with pytest.raises(ConfigError, match="one learning rate .* critic_lr=0.001"):
         sb3_kwargs(config("walker2d"))  # its critics learn at 1e-3, the actor at 3e-4
-    with pytest.raises(ConfigError, match="no equivalent of .*batch_renorm=True"):
+    with pytest.raises(ConfigError, match="no SB3 equivalent mapped for .*batch_renorm=True"):
         sb3_kwargs(config("variants.crossq"))
-    with pytest.raises(ConfigError, match="no equivalent of n_step=3"):
-        sb3_kwargs(config("hopper", n_step=3))
+    with pytest.raises(ConfigError, match="no SB3 equivalent mapped for backup='mean'"):
+        sb3_kwargs(config("hopper", backup="mean"))
+    with pytest.raises(ConfigError, match="critic_lr, tau: a sweep; one process"):
+        sb3_kwargs(config("hopper", critic_lr=[3e-4, 1e-3], tau=[0.005, 0.01]))
     with pytest.raises(ConfigError, match=r"critic_hidden_dims=\(512, 512\)"):
         sb3_kwargs(config("hopper", critic_hidden_dims=(512, 512)))

@@ -93,6 +93,19 @@ def test_reach_by_hand():
     never = np.array([[5.0, 6.0, 7.0, 8.0], [5.0, 6.0, 7.0, 8.0]])  # B stops below 9
     r = compare.reach(a, never, steps, fraction=0.9, last=1, reps=100)
     assert r["steps"] == (4000, np.inf) and r["ratio"] == (np.inf, np.inf, np.inf)
+    # last=2: both of A's seeds end with a mean of 10 over their last two evaluations (threshold 9,
+    # where the last evaluations alone, 12 and 10, would give 9.9 and step 4000); A's mean curve
+    # [0, 5, 9, 11] reaches 9 at step 3000, seed 0 alone at 2000, B at once
+    a_last = np.array([[0.0, 10.0, 8.0, 12.0], [0.0, 0.0, 10.0, 10.0]])
+    b_flat = np.full((2, 4), 9.0)
+    r = compare.reach(a_last, b_flat, steps, fraction=0.9, last=2, reps=2000)
+    assert r["threshold"] == 9.0 and r["steps"] == (3000, 1000)
+    assert r["ratio"] == pytest.approx((1 / 3, 1 / 3, 1 / 2))
+    # a seed of A ending at or below 0: its resamples may never reach their own threshold, so no
+    # reach is reported, as no ratio is
+    a_sign = [Curve(steps, x) for x in (2 * a[0], -a[1])]  # final mean 5 > 0, yet a seed at -10
+    assert "reach" not in compare.compare(a_sign, [Curve(steps, x) for x in b], reach_fraction=0.9)
+    r = compare.reach(a, never, steps, fraction=0.9, last=1, reps=100)
     report = {"step": 4000, "seeds": (2, 2), "final_from": 4000, "reach": r}
     for key in ("final", "AUC"):
         report[key] = compare.compare(
