@@ -11,12 +11,16 @@ target entropy, initial temperature, widths, updates per env step), and a config
 SB3's SAC lacks (a variant) is refused by name. Evaluation is sac_jax's: `eval_episodes`
 deterministic episodes every `eval_interval` env steps, reset seeds seed + step + i. It writes
 eval.csv (step, seed, return_mean, return_std), which `python -m sac_jax.compare` reads beside
-sac_jax's runs, and config.json. One seed per process, no resume; needs the `bench` extra.
+sac_jax's runs, and config.json. It saves the model and its replay buffer every
+`checkpoint_interval` env steps, and the same command resumes from the last save (the episode in
+progress starts over, and the random streams do not continue exactly). One seed per process;
+needs the `bench` extra.
 """
 
 import csv
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -34,6 +38,7 @@ MAPPED = {
     "critic_hidden_dims", "bias_episodes", "log_interval", "checkpoint_interval",
     "keep_checkpoints", "checkpoint_buffer", "wandb_project", "wandb_entity",
 }  # fmt: skip
+SAVE = "sb3_save"  # WORKDIR/sb3_save/: model.zip and replay_buffer.pkl, every checkpoint_interval
 
 
 def sb3_kwargs(config) -> dict:
@@ -76,6 +81,47 @@ def sb3_kwargs(config) -> dict:
     )
 
 
+def save(model, workdir: str) -> None:
+    """The model and its replay buffer, written to a fresh folder and then swapped in, so an
+    interrupted save leaves the previous one whole."""
+    final = os.path.join(workdir, SAVE)
+    fresh, old = final + ".tmp", final + ".old"
+    shutil.rmtree(fresh, ignore_errors=True)
+    os.makedirs(fresh)
+    model.save(os.path.join(fresh, "model.zip"))
+    model.save_replay_buffer(os.path.join(fresh, "replay_buffer.pkl"))
+    if os.path.exists(final):
+        os.replace(final, old)
+    os.replace(fresh, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_save(workdir: str) -> str | None:
+    """The last complete save (the previous one if a swap was cut short), or None."""
+    for folder in (SAVE, SAVE + ".old"):
+        if os.path.exists(os.path.join(workdir, folder, "replay_buffer.pkl")):
+            return os.path.join(workdir, folder)
+    return None
+
+
+def started_here(workdir: str) -> bool:
+    """Whether `workdir` holds a run of this script (its config.json names the library)."""
+    try:
+        with open(os.path.join(workdir, "config.json")) as f:
+            return json.load(f).get("library") == "stable-baselines3"
+    except (OSError, ValueError):
+        return False
+
+
+def keep_evals_until(path: str, step: int) -> None:
+    """Drop eval.csv's rows after `step`: the resumed run evaluates those steps again."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    with open(path + ".tmp", "w", newline="") as f:
+        csv.writer(f).writerows(rows[:1] + [r for r in rows[1:] if int(r[0]) <= step])
+    os.replace(path + ".tmp", path)
+
+
 def evaluate(model, env, episodes: int, seed: int) -> np.ndarray:
     """Undiscounted returns of deterministic episodes, reset seeds seed .. seed + episodes - 1."""
     returns = np.zeros(episodes)
@@ -99,20 +145,37 @@ def run(config, workdir: str) -> None:
     except ConfigError as e:
         sys.exit(f"error: {e}")
     path = os.path.join(workdir, "eval.csv")
-    if os.path.exists(path):
-        sys.exit(f"error: {path} exists; this script does not resume, pick a new --workdir")
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        json.dump({**config.to_dict(), "library": "stable-baselines3"}, f, indent=2, default=str)
+    settings = json.loads(
+        json.dumps({**config.to_dict(), "library": "stable-baselines3"}, default=str)
+    )
     env, eval_env = (
         make_env(config.env_id, seed, env_kwargs=env_kwargs(config))
         for seed in (config.seed, config.seed + 1)
     )
+    saved = latest_save(workdir)
+    if saved is None:
+        if os.path.exists(path) and not started_here(workdir):
+            sys.exit(f"error: {path} exists and is not this script's; pick a new --workdir")
+        if os.path.exists(path):
+            os.remove(path)  # cut short before its first save: start over
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            json.dump(settings, f, indent=2)
+        model = SAC("MlpPolicy", env, device="cpu", **kwargs)
+    else:
+        with open(os.path.join(workdir, "config.json")) as f:
+            changed = sorted(k for k, v in json.load(f).items() if settings.get(k) != v)
+        if changed:
+            sys.exit(f"error: {workdir} was started with other values of {', '.join(changed)}")
+        model = SAC.load(os.path.join(saved, "model.zip"), env=env, device="cpu")
+        model.load_replay_buffer(os.path.join(saved, "replay_buffer.pkl"))
+        keep_evals_until(path, model.num_timesteps)
+        print(f"resumed at step {model.num_timesteps}")
 
     class Evaluations(BaseCallback):
         def _on_step(self) -> bool:
-            step = self.num_timesteps
-            if step % config.eval_interval == 0 or step == config.total_steps:
+            step, last = self.num_timesteps, self.num_timesteps == config.total_steps
+            if step % config.eval_interval == 0 or last:
                 returns = evaluate(self.model, eval_env, config.eval_episodes, config.seed + step)
                 with open(path, "a", newline="") as f:
                     writer = csv.writer(f)
@@ -120,16 +183,19 @@ def run(config, workdir: str) -> None:
                         writer.writerow(["step", "seed", "return_mean", "return_std"])
                     writer.writerow([step, config.seed, returns.mean(), returns.std()])
                 print(f"step {step}/{config.total_steps} | eval return {returns.mean():.1f}")
+            if step % config.checkpoint_interval == 0 or last:
+                save(self.model, workdir)
             return True
 
-    model = SAC("MlpPolicy", env, device="cpu", **kwargs)
-    model.learn(total_timesteps=config.total_steps, callback=Evaluations())
+    remaining = config.total_steps - model.num_timesteps
+    if remaining > 0:
+        model.learn(remaining, callback=Evaluations(), reset_num_timesteps=False)
 
 
 def main():
     """The command line; its flags are defined here, not on import (tests import this module)."""
     config = config_flags.DEFINE_config_file("config", None, "sac_jax config.", lock_config=True)
-    workdir = flags.DEFINE_string("workdir", None, "Output directory (must not hold an eval.csv).")
+    workdir = flags.DEFINE_string("workdir", None, "Output directory; rerun to resume.")
     flags.mark_flags_as_required(["config", "workdir"])
     app.run(lambda argv: run(config.value, workdir.value))
 

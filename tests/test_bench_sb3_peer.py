@@ -1,9 +1,11 @@
 """bench/sb3_peer.py: a sac_jax config maps onto Stable-Baselines3's SAC, or is refused by name."""
 
 import importlib
+import os
 
 import pytest
 
+from bench import sb3_peer
 from bench.sb3_peer import sb3_kwargs
 from sac_jax.config import ConfigError
 
@@ -50,3 +52,44 @@ def test_what_sb3_cannot_run_is_refused_by_name():
         sb3_kwargs(config("hopper", critic_lr=[3e-4, 1e-3], tau=[0.005, 0.01]))
     with pytest.raises(ConfigError, match=r"critic_hidden_dims=\(512, 512\)"):
         sb3_kwargs(config("hopper", critic_hidden_dims=(512, 512)))
+
+
+class FakeModel:
+    """Writes what SB3's save methods write, or fails in the buffer's save as a kill would."""
+
+    def __init__(self, tag, fail=False):
+        self.tag, self.fail = tag, fail
+
+    def save(self, path):
+        with open(path, "w") as f:
+            f.write(self.tag)
+
+    def save_replay_buffer(self, path):
+        if self.fail:
+            raise KeyboardInterrupt
+        with open(path, "w") as f:
+            f.write(self.tag)
+
+
+def test_a_save_cut_short_leaves_the_last_one_whole(tmp_path):
+    workdir = str(tmp_path)
+    assert sb3_peer.latest_save(workdir) is None
+    sb3_peer.save(FakeModel("50k"), workdir)
+    with pytest.raises(KeyboardInterrupt):
+        sb3_peer.save(FakeModel("100k", fail=True), workdir)
+    saved = sb3_peer.latest_save(workdir)
+    assert open(os.path.join(saved, "model.zip")).read() == "50k"
+    sb3_peer.save(FakeModel("150k"), workdir)
+    assert open(os.path.join(sb3_peer.latest_save(workdir), "model.zip")).read() == "150k"
+    os.replace(sb3_peer.latest_save(workdir), os.path.join(workdir, sb3_peer.SAVE + ".old"))
+    assert sb3_peer.latest_save(workdir).endswith(".old")  # killed between the two renames
+
+
+def test_a_resume_drops_the_evaluations_after_its_save(tmp_path):
+    path = tmp_path / "eval.csv"
+    path.write_text("step,seed,return_mean,return_std\n400,0,-1.0,0\n800,0,-2.0,0\n1200,0,-3.0,0\n")
+    sb3_peer.keep_evals_until(str(path), 800)
+    assert path.read_text() == "step,seed,return_mean,return_std\n400,0,-1.0,0\n800,0,-2.0,0\n"
+    assert not sb3_peer.started_here(str(tmp_path))  # no config.json: not this script's run
+    (tmp_path / "config.json").write_text('{"library": "stable-baselines3"}')
+    assert sb3_peer.started_here(str(tmp_path))
