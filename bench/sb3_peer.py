@@ -17,7 +17,6 @@ progress starts over, and the random streams do not continue exactly). One seed 
 needs the `bench` extra.
 """
 
-import csv
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from ml_collections import config_flags
 
 from sac_jax.config import ConfigError, default_config, env_kwargs
 from sac_jax.envs import make_env
+from sac_jax.writers import CsvWriter
 
 # Fields mapped onto SB3's SAC, or that only sac_jax's loop reads; any other must keep its default.
 MAPPED = {
@@ -113,15 +113,6 @@ def started_here(workdir: str) -> bool:
         return False
 
 
-def keep_evals_until(path: str, step: int) -> None:
-    """Drop eval.csv's rows after `step`: the resumed run evaluates those steps again."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    with open(path + ".tmp", "w", newline="") as f:
-        csv.writer(f).writerows(rows[:1] + [r for r in rows[1:] if int(r[0]) <= step])
-    os.replace(path + ".tmp", path)
-
-
 def evaluate(model, env, episodes: int, seed: int) -> np.ndarray:
     """Undiscounted returns of deterministic episodes, reset seeds seed .. seed + episodes - 1."""
     returns = np.zeros(episodes)
@@ -169,19 +160,18 @@ def run(config, workdir: str) -> None:
             sys.exit(f"error: {workdir} was started with other values of {', '.join(changed)}")
         model = SAC.load(os.path.join(saved, "model.zip"), env=env, device="cpu")
         model.load_replay_buffer(os.path.join(saved, "replay_buffer.pkl"))
-        keep_evals_until(path, model.num_timesteps)
+        CsvWriter(path).truncate(model.num_timesteps)  # later evaluations are redone
         print(f"resumed at step {model.num_timesteps}")
+
+    evals = CsvWriter(path)
 
     class Evaluations(BaseCallback):
         def _on_step(self) -> bool:
             step, last = self.num_timesteps, self.num_timesteps == config.total_steps
             if step % config.eval_interval == 0 or last:
                 returns = evaluate(self.model, eval_env, config.eval_episodes, config.seed + step)
-                with open(path, "a", newline="") as f:
-                    writer = csv.writer(f)
-                    if f.tell() == 0:
-                        writer.writerow(["step", "seed", "return_mean", "return_std"])
-                    writer.writerow([step, config.seed, returns.mean(), returns.std()])
+                row = dict(step=step, seed=config.seed, return_mean=returns.mean())
+                evals.write({**row, "return_std": returns.std()})
                 print(f"step {step}/{config.total_steps} | eval return {returns.mean():.1f}")
             if step % config.checkpoint_interval == 0 or last:
                 save(self.model, workdir)
