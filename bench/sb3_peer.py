@@ -22,10 +22,10 @@ import os
 import shutil
 import sys
 
-import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
+from sac_jax.acting import episode_returns
 from sac_jax.config import ConfigError, default_config, env_kwargs
 from sac_jax.envs import make_env
 from sac_jax.writers import CsvWriter
@@ -113,20 +113,6 @@ def started_here(workdir: str) -> bool:
         return False
 
 
-def evaluate(model, env, episodes: int, seed: int) -> np.ndarray:
-    """Undiscounted returns of deterministic episodes, reset seeds seed .. seed + episodes - 1."""
-    returns = np.zeros(episodes)
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done = False
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            returns[i] += reward
-            done = terminated or truncated
-    return returns
-
-
 def run(config, workdir: str) -> None:
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
@@ -169,7 +155,12 @@ def run(config, workdir: str) -> None:
         def _on_step(self) -> bool:
             step, last = self.num_timesteps, self.num_timesteps == config.total_steps
             if step % config.eval_interval == 0 or last:
-                returns = evaluate(self.model, eval_env, config.eval_episodes, config.seed + step)
+                returns = episode_returns(
+                    lambda obs: self.model.predict(obs, deterministic=True)[0],
+                    eval_env,
+                    config.eval_episodes,
+                    config.seed + step,
+                )
                 row = dict(step=step, seed=config.seed, return_mean=returns.mean())
                 evals.write({**row, "return_std": returns.std()})
                 print(f"step {step}/{config.total_steps} | eval return {returns.mean():.1f}")

@@ -3,6 +3,8 @@
 The agent acts in [-1, 1]; `sac_jax.envs.make_env` rescales to the env's bounds.
 """
 
+from collections.abc import Callable
+
 import gymnasium as gym
 import jax
 import numpy as np
@@ -41,12 +43,17 @@ def explore(actors, obs: jax.Array, keys: jax.Array, step: int, obs_stats: Runni
     )(actors, obs, keys, obs_stats)
 
 
-def evaluate(
-    actor, env: gym.Env, episodes: int, seed: int, obs_stats=None, frames: list | None = None
+def episode_returns(
+    policy: Callable[[np.ndarray], np.ndarray],
+    env: gym.Env,
+    episodes: int,
+    seed: int,
+    frames: list | None = None,
 ) -> np.ndarray:
-    """Undiscounted returns of `episodes` deterministic (tanh-mean) episodes.
+    """Undiscounted returns of `episodes` episodes of `policy` (observation -> action), reset
+    seeds seed .. seed + episodes - 1: one protocol for every agent evaluated here, ours or a
+    peer library's.
 
-    `obs_stats`: the state's observation statistics when it was trained with normalize_obs.
     With a `frames` list (and an env made with render_mode="rgb_array"), the first episode's
     rendered frames are appended to it.
     """
@@ -58,10 +65,24 @@ def evaluate(
             frames.append(env.render())
         done = False
         while not done:
-            action = np.asarray(select_action(actor, obs.astype(np.float32), None, obs_stats))
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
             returns[i] += reward
             done = terminated or truncated
             if record:
                 frames.append(env.render())
     return returns
+
+
+def evaluate(
+    actor, env: gym.Env, episodes: int, seed: int, obs_stats=None, frames: list | None = None
+) -> np.ndarray:
+    """Undiscounted returns of `episodes` deterministic (tanh-mean) episodes of the actor.
+
+    `obs_stats`: the state's observation statistics when it was trained with normalize_obs.
+    `frames`: as in `episode_returns`.
+    """
+
+    def policy(obs):
+        return np.asarray(select_action(actor, obs.astype(np.float32), None, obs_stats))
+
+    return episode_returns(policy, env, episodes, seed, frames)

@@ -5,6 +5,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from sac_jax.acting import episode_returns
 from sac_jax.config import ConfigError
 from sac_jax.envs import make_env
 from sac_jax.loop import train
@@ -154,3 +155,20 @@ def test_dm_control_trains_resumes_and_acts_on_dict_observations(tmp_path):
     np.testing.assert_array_equal(policy(obs), policy(flat))
     batch = {key: np.stack([value] * 3) for key, value in obs.items()}
     np.testing.assert_array_equal(policy(batch), policy(np.stack([flat] * 3)))
+
+
+def test_episode_returns_sums_each_episode_of_any_policy():
+    """The evaluation protocol shared with peer libraries: a hand-worked PointMass episode.
+
+    Force 5 moves the point 0.5 per step towards target 2: x = 0.5, 1.0, 1.5, 2.0, so each
+    4-step episode returns -(1.5 + 1.0 + 0.5 + 0.0) = -3.
+    """
+    seen = []
+
+    def policy(obs):
+        seen.append(obs.copy())
+        return np.array([5.0, 0.0])
+
+    returns = episode_returns(policy, PointMass(target=2.0, max_steps=4), episodes=2, seed=0)
+    np.testing.assert_allclose(returns, [-3.0, -3.0])
+    np.testing.assert_allclose([o[0] for o in seen], [0.0, 0.5, 1.0, 1.5] * 2)
