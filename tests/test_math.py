@@ -81,7 +81,9 @@ def hand_state(alpha=0.5, gamma=0.9):
 
 
 def test_critic_target_hand_computed():
-    """Rows: ordinary, terminated, truncated (truncation is not termination: it bootstraps)."""
+    """Rows: ordinary, terminated, and a third non-terminal row. The batch carries only
+    `terminated`, so a truncated transition is a non-terminal row here; that the buffer stores a
+    truncation as non-terminal is tested in test_replay.py."""
     state = hand_state(alpha=0.5, gamma=0.9)
     batch = Batch(
         obs=jnp.zeros((3, 2)),
@@ -228,8 +230,9 @@ def test_weight_decay_is_decoupled_adamw():
     config.update(hidden_dims=(8,), weight_decay=0.1, critic_lr=1e-2, alpha_lr=1e-2, init_alpha=0.5)
     state = create_state(config, obs_dim=3, action_dim=1)
     zeros = lambda tree: jax.tree.map(jnp.zeros_like, tree)  # noqa: E731
-    critic = state.critic.apply_gradients(grads=zeros(state.critic.params))
-    for new, old in zip(jax.tree.leaves(critic.params), jax.tree.leaves(state.critic.params)):
-        np.testing.assert_allclose(new, (1 - 1e-2 * 0.1) * np.asarray(old), rtol=1e-6)
+    for network, lr in ((state.critic, config.critic_lr), (state.actor, config.actor_lr)):
+        stepped = network.apply_gradients(grads=zeros(network.params))
+        for new, old in zip(jax.tree.leaves(stepped.params), jax.tree.leaves(network.params)):
+            np.testing.assert_allclose(new, (1 - lr * 0.1) * np.asarray(old), rtol=1e-6)
     temperature = state.temperature.apply_gradients(grads=zeros(state.temperature.params))
     assert float(temperature.params["log_alpha"]) == float(state.temperature.params["log_alpha"])

@@ -49,7 +49,11 @@ def test_one_step_constant_reward(tiny_config):
 
 
 def test_two_step_discounting(tiny_config):
-    """s=0 -> reward 0, next s=1 (not terminal); s=1 -> reward 1, terminal. Q(1) = 1, Q(0) = gamma."""
+    """s=0 -> reward 0, next s=1 (not terminal); s=1 -> reward 1, terminal. Q(1) = 1, Q(0) = gamma.
+
+    gamma = 0.5, so that a missing discount (Q(0) = 1) or a doubled one (0.25) is far outside
+    the tolerance.
+    """
 
     def batch(rng, n):
         first = rng.uniform(size=n) < 0.5
@@ -62,6 +66,7 @@ def test_two_step_discounting(tiny_config):
         )
 
     config = probe_config(tiny_config)
+    config.gamma = 0.5
     state = train_on(batch, config, updates=1500)
     action = np.zeros((1, 1), np.float32)
     np.testing.assert_allclose(q_values(state, np.ones((1, 1), np.float32), action), 1.0, atol=0.1)

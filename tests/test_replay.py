@@ -112,7 +112,9 @@ def test_a_new_episode_after_end_episode_keeps_every_stored_pair_true(steps):
     rows = np.flatnonzero(buffer.valid)
     assert len(buffer) == len(rows)
     batch = buffer.transitions(rows)
-    for i, key in enumerate(keys_of(batch.obs)):
+    keys = keys_of(batch.obs)
+    assert {(99, 0), (99, 1), (99, 2)} <= set(keys)  # the new episode is sampleable
+    for i, key in enumerate(keys):
         np.testing.assert_array_equal(batch.next_obs[i], truth[key][2])
 
 

@@ -64,18 +64,20 @@ def test_normalize_scores_per_task():
 
 
 @pytest.mark.parametrize(
-    "scores, reference, low",
+    "scores, reference, low, match",
     [
-        (np.ones((3, 2)), [1.0, 2.0, 3.0], 0.0),  # reference for 3 tasks, scores have 2
-        (np.ones(3), [1.0, 2.0, 3.0], 0.0),  # 1-D is one task: needs one reference
-        ({"a": [1.0], "b": [2.0]}, {"a": 1.0}, 0.0),  # task without reference
-        (np.ones((3, 2)), [1.0, 0.0], 0.0),  # division by zero
-        (np.ones((3, 2)), [1.0, 5.0], 5.0),
-        (np.ones((0, 2)), [1.0, 2.0], 0.0),
+        # reference for 3 tasks, scores have 2
+        (np.ones((3, 2)), [1.0, 2.0, 3.0], 0.0, "reference: shape"),
+        # 1-D is one task: needs one reference
+        (np.ones(3), [1.0, 2.0, 3.0], 0.0, "reference: shape"),
+        ({"a": [1.0], "b": [2.0]}, {"a": 1.0}, 0.0, "no value for tasks"),
+        (np.ones((3, 2)), [1.0, 0.0], 0.0, "division by zero"),
+        (np.ones((3, 2)), [1.0, 5.0], 5.0, "division by zero"),
+        (np.ones((0, 2)), [1.0, 2.0], 0.0, "scores: empty"),
     ],
 )
-def test_normalize_scores_rejects_bad_input(scores, reference, low):
-    with pytest.raises(ValueError):
+def test_normalize_scores_rejects_bad_input(scores, reference, low, match):
+    with pytest.raises(ValueError, match=match):
         stats.normalize_scores(scores, reference, low)
 
 
@@ -164,23 +166,23 @@ def test_bootstrap_is_reproducible_by_seed():
 
 
 @pytest.mark.parametrize(
-    "scores, kwargs",
+    "scores, kwargs, match",
     [
-        (np.zeros((0, 3)), {}),
-        (np.zeros((3, 0)), {}),
-        (np.zeros((2, 3, 4)), {}),
-        ({}, {}),
-        ({"a": [1.0], "b": []}, {}),
-        ({"a": [[1.0, 2.0]]}, {}),
-        ([1.0, np.nan], {}),
-        (np.ones((3, 2)), {"alpha": 0.0}),
-        (np.ones((3, 2)), {"alpha": 1.0}),
-        (np.ones((3, 2)), {"alpha": 1.5}),
-        (np.ones((3, 2)), {"reps": 0}),
+        (np.zeros((0, 3)), {}, "at least one seed"),
+        (np.zeros((3, 0)), {}, "at least one seed"),
+        (np.zeros((2, 3, 4)), {}, "expected shape"),
+        ({}, {}, "non-empty dict"),
+        ({"a": [1.0], "b": []}, {}, "at least one seed"),
+        ({"a": [[1.0, 2.0]]}, {}, "1-D per-seed scores"),
+        ([1.0, np.nan], {}, "NaN or inf"),
+        (np.ones((3, 2)), {"alpha": 0.0}, "alpha must be in"),
+        (np.ones((3, 2)), {"alpha": 1.0}, "alpha must be in"),
+        (np.ones((3, 2)), {"alpha": 1.5}, "alpha must be in"),
+        (np.ones((3, 2)), {"reps": 0}, "reps must be"),
     ],
 )
-def test_bootstrap_rejects_bad_input(scores, kwargs):
-    with pytest.raises(ValueError):
+def test_bootstrap_rejects_bad_input(scores, kwargs, match):
+    with pytest.raises(ValueError, match=match):
         stats.stratified_bootstrap_ci(scores, **kwargs)
 
 
@@ -210,7 +212,7 @@ def test_performance_profile_band():
 
 
 def test_performance_profile_rejects_bad_taus():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="taus"):
         stats.performance_profile(np.ones((2, 2)), [])
 
 
@@ -238,16 +240,16 @@ def test_probability_of_improvement_ci():
 
 
 @pytest.mark.parametrize(
-    "x, y",
+    "x, y, match",
     [
-        (np.ones((3, 2)), np.ones((3, 3))),
-        ({"a": [1.0]}, {"b": [1.0]}),
-        ({"a": [1.0]}, np.ones((1, 1))),
-        (np.ones((0, 2)), np.ones((3, 2))),
+        (np.ones((3, 2)), np.ones((3, 3)), "2 vs 3 tasks"),
+        ({"a": [1.0]}, {"b": [1.0]}, "different tasks"),
+        ({"a": [1.0]}, np.ones((1, 1)), "both arrays or both dicts"),
+        (np.ones((0, 2)), np.ones((3, 2)), "at least one seed"),
     ],
 )
-def test_probability_of_improvement_rejects_bad_input(x, y):
-    with pytest.raises(ValueError):
+def test_probability_of_improvement_rejects_bad_input(x, y, match):
+    with pytest.raises(ValueError, match=match):
         stats.probability_of_improvement(x, y)
 
 

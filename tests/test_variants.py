@@ -25,6 +25,7 @@ from sac_jax import (
     validate,
 )
 from sac_jax.loop import train, vmap_seeds
+from sac_jax.networks import TanhGaussianActor
 from sac_jax.normalization import RunningStats, normalize
 from sac_jax.optim import make_optimizer, make_schedule
 from sac_jax.placement import placement
@@ -111,6 +112,8 @@ def test_redq_is_min_over_a_fresh_random_subset():
     # P(lowest of a uniform m-subset of n is i) = C(n-1-i, m-1) / C(n, m): 0.4, 0.3, 0.2, 0.1, 0.
     freq = np.bincount(lowest, minlength=n) / len(lowest)
     np.testing.assert_allclose(freq, [0.4, 0.3, 0.2, 0.1, 0.0], atol=0.08)
+    # A subset drawn with replacement would make the highest critic the minimum 1 time in 25.
+    assert freq[-1] == 0
     np.testing.assert_allclose(
         backup_value(next_q, "redq", jax.random.PRNGKey(0), n), next_q.min(0)
     )
@@ -290,21 +293,49 @@ def test_state_independent_std_and_critic_layer_norm():
     assert "LayerNorm_0" in jax.tree_util.tree_structure(state.critic.params).__repr__()
 
 
+def test_log_std_is_squashed_into_its_bounds():
+    """log_std = -5 + 0.5 * (2 - -5) * (tanh(raw) + 1): raw -100, 0, 100 -> -5, -1.5, 2."""
+    actor = TanhGaussianActor(action_dim=3, hidden_dims=(4,), state_dependent_std=False)
+    params = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, OBS_DIM)))["params"]
+    params["log_std"] = jnp.array([-100.0, 0.0, 100.0])
+    pi = actor.apply({"params": params}, jnp.zeros((1, OBS_DIM)))
+    np.testing.assert_allclose(pi.distribution.stddev()[0], np.exp([-5.0, -1.5, 2.0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("target_entropy, expected", [(None, -4.0), (-1.5, -1.5)])
+def test_target_entropy_defaults_to_minus_the_action_dimension(target_entropy, expected):
+    state = create_state(small_config(target_entropy=target_entropy), OBS_DIM, action_dim=4)
+    assert float(state.scalars.target_entropy) == expected
+
+
 # Observation normalization ------------------------------------------------------------------------
 
 
 def test_running_stats_match_float64_numpy():
+    """Chunks with different means and few rows, so that every term of the merge matters and
+    the sample variance (M2 / (n - 1)) would be 1/39 off the population variance."""
     rng = np.random.default_rng(0)
     chunks = [
-        rng.normal(100.0, s, size=(n, OBS_DIM)) for s, n in ((1, 7), (3, 1000), (0.5, 50), (2, 333))
+        rng.normal(m, s, size=(n, OBS_DIM)).astype(np.float32)
+        for m, s, n in ((100, 1, 3), (90, 3, 20), (110, 0.5, 1), (105, 2, 16))
     ]
     stats = RunningStats.create(OBS_DIM)
     for c in chunks:
-        stats = update_stats(stats, jnp.asarray(c, jnp.float32))
-    data = np.concatenate(chunks)
+        stats = update_stats(stats, jnp.asarray(c))
+    data = np.concatenate(chunks).astype(np.float64)
     assert float(stats.count) == len(data)
     np.testing.assert_allclose(stats.mean, data.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(stats.var, data.var(0), rtol=1e-3)
+    np.testing.assert_allclose(stats.var, data.var(0), rtol=1e-5)
+
+
+def test_normalize_matches_float64_numpy():
+    """(obs - mean) / sqrt(var + 1e-8), clipped to [-10, 10]; one value lies beyond the clip."""
+    mean, var = np.array([1.0, -2.0, 0.5]), np.array([4.0, 0.25, 1e-6])
+    stats = RunningStats(count=jnp.float32(10), mean=jnp.float32(mean), var=jnp.float32(var))
+    obs = np.array([[3.0, -2.5, 0.5], [-1.0, 0.0, 0.6]])
+    expected = np.clip((obs - mean) / np.sqrt(var + 1e-8), -10, 10)
+    assert expected[1, 2] == 10  # 0.1 / sqrt(1.01e-6) = 99.5, clipped
+    np.testing.assert_allclose(normalize(stats, jnp.float32(obs)), expected, rtol=1e-6)
 
 
 def test_normalization_is_applied_inside_the_jitted_functions():

@@ -76,9 +76,10 @@ def read_run(path: str) -> dict | None:
     )
 
 
-def offline_runs(workdir: str, timeout: float = 60.0) -> list[dict]:
+def offline_runs(workdir: str, timeout: float = 600.0) -> list[dict]:
     """Every offline run W&B wrote into the workdir, in the order they started. W&B's service may
-    finish writing a run's file just after `finish()` returns: this waits for it."""
+    finish writing a run's file just after `finish()` returns: this waits for it (the timeout only
+    turns a hang into a failure, far above any healthy wait)."""
     paths = sorted(glob.glob(os.path.join(workdir, "wandb", "offline-run-*", "*.wandb")))
     deadline, runs = time.monotonic() + timeout, []
     for path in paths:
