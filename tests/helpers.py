@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import numpy as np
@@ -54,6 +55,16 @@ def run_cli(*args: str, input: str | None = None, timeout: int = 600):
         text=True,
         timeout=timeout,
     )
+
+
+def wait_for(condition, hang_after: float = 900.0):
+    """Poll `condition` until it returns something true, and return that. The limit only turns a
+    hang into a failure; it is far above any healthy wait, so a slow machine does not fail."""
+    deadline = time.monotonic() + hang_after
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"still waiting after {hang_after:.0f} s: a hang"
+        time.sleep(0.2)
+    return value
 
 
 def make_batch(seed: int, size: int = 32) -> Batch:

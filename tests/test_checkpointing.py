@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import jax
 import numpy as np
@@ -33,6 +32,7 @@ from tests.helpers import (
     run_cli,
     save,
     small_config,
+    wait_for,
 )
 from tests.tiny import tiny_config
 
@@ -142,15 +142,6 @@ def test_signal_saves_then_resume_is_exact(signum, trained, tmp_path, monkeypatc
         assert_trees_identical(
             restore(trained, small_config())[1], restore(workdir, small_config())[1]
         )
-
-
-def wait_for(condition, hang_after: float = 900.0) -> None:
-    """Poll `condition` until it holds. The limit only turns a hang into a failure; it is far
-    above any healthy wait, so a slow machine does not fail the test."""
-    deadline = time.monotonic() + hang_after
-    while not condition():
-        assert time.monotonic() < deadline, f"still waiting after {hang_after:.0f} s: a hang"
-        time.sleep(0.2)
 
 
 def test_kill_during_save_keeps_previous_checkpoint(trained_copy, tmp_path):

@@ -91,8 +91,8 @@ def test_reach_by_hand():
     ratio, low, high = compare.reach(a, b, steps, fraction=0.9, last=1, reps=2000)["ratio"]
     assert (ratio, low, high) == (0.5, 0.5, 1.0)
     never = np.array([[5.0, 6.0, 7.0, 8.0], [5.0, 6.0, 7.0, 8.0]])  # B stops below 9
-    r = compare.reach(a, never, steps, fraction=0.9, last=1, reps=100)
-    assert r["steps"] == (4000, np.inf) and r["ratio"] == (np.inf, np.inf, np.inf)
+    r_never = compare.reach(a, never, steps, fraction=0.9, last=1, reps=100)
+    assert r_never["steps"] == (4000, np.inf) and r_never["ratio"] == (np.inf, np.inf, np.inf)
     # last=2: both of A's seeds end with a mean of 10 over their last two evaluations (threshold 9,
     # where the last evaluations alone, 12 and 10, would give 9.9 and step 4000); A's mean curve
     # [0, 5, 9, 11] reaches 9 at step 3000, seed 0 alone at 2000, B at once
@@ -105,8 +105,7 @@ def test_reach_by_hand():
     # reach is reported, as no ratio is
     a_sign = [Curve(steps, x) for x in (2 * a[0], -a[1])]  # final mean 5 > 0, yet a seed at -10
     assert "reach" not in compare.compare(a_sign, [Curve(steps, x) for x in b], reach_fraction=0.9)
-    r = compare.reach(a, never, steps, fraction=0.9, last=1, reps=100)
-    report = {"step": 4000, "seeds": (2, 2), "final_from": 4000, "reach": r}
+    report = {"step": 4000, "seeds": (2, 2), "final_from": 4000, "reach": r_never}
     for key in ("final", "AUC"):
         report[key] = compare.compare(
             [Curve(steps, x) for x in a], [Curve(steps, x) for x in never]

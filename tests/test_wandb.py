@@ -10,7 +10,6 @@ import json
 import os
 import struct
 import sys
-import time
 import types
 
 import pytest
@@ -20,7 +19,7 @@ from sac_jax.config import ConfigError
 from sac_jax.loop import train
 from sac_jax.sweep import expand_trials
 from sac_jax.wandb_log import open_runs
-from tests.helpers import SUBPROCESS_ENV, small_config, train_in_two_processes
+from tests.helpers import SUBPROCESS_ENV, small_config, train_in_two_processes, wait_for
 
 BLOCK, HEADER = 32768, 7  # the log's block size and record header (checksum, length, type)
 FULL, LAST = 1, 4  # record types that complete a protobuf record
@@ -76,18 +75,11 @@ def read_run(path: str) -> dict | None:
     )
 
 
-def offline_runs(workdir: str, timeout: float = 600.0) -> list[dict]:
+def offline_runs(workdir: str) -> list[dict]:
     """Every offline run W&B wrote into the workdir, in the order they started. W&B's service may
-    finish writing a run's file just after `finish()` returns: this waits for it (the timeout only
-    turns a hang into a failure, far above any healthy wait)."""
+    finish writing a run's file just after `finish()` returns: this waits for it."""
     paths = sorted(glob.glob(os.path.join(workdir, "wandb", "offline-run-*", "*.wandb")))
-    deadline, runs = time.monotonic() + timeout, []
-    for path in paths:
-        while (run := read_run(path)) is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert run is not None, f"{path} has no exit record after {timeout} s"
-        runs.append(run)
-    return runs
+    return [wait_for(lambda path=path: read_run(path)) for path in paths]
 
 
 def read_csv(path: str) -> list[dict]:
