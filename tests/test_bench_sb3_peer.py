@@ -34,8 +34,8 @@ def test_a_shipped_config_maps_field_by_field():
         seed=3,
     )
     lr = dict(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3)
-    kwargs = sb3_kwargs(config("halfcheetah", target_entropy=-3.0, n_step=3, **lr))
-    assert kwargs["learning_rate"] == 1e-3 and kwargs["target_entropy"] == -3.0
+    kwargs = sb3_kwargs(config("halfcheetah", target_entropy=-4.0, n_step=3, **lr))
+    assert kwargs["learning_rate"] == 1e-3 and kwargs["target_entropy"] == -4.0
     assert kwargs["n_steps"] == 3
     fixed = config("hopper", learn_alpha=False, init_alpha=0.2, alpha_lr=1e-3)
     assert sb3_kwargs(fixed)["ent_coef"] == 0.2  # a fixed temperature: its learning rate unused
