@@ -2,8 +2,8 @@
 
     python -m sac_jax.benchmark --suite cpu-quick --seeds 5 --out docs/results/cpu-quick
     python -m sac_jax.benchmark --runs-root RUNS --out DIR   # tabulate runs that already finished
-    python -m sac_jax.benchmark --evals docs/results/cpu-day/evals.csv --runs-root RUNS \
-        --only HalfCheetah-v5 "Walker2d-v5 critic_lr=0.001" --out DIR
+    python -m sac_jax.benchmark --evals docs/results/mujoco/evals.csv --runs-root RUNS \
+        --only "HalfCheetah-v5 target_entropy=-3" "Walker2d-v5 critic_lr=0.001" --out DIR
     python -m sac_jax.benchmark --runs-root runs/sac SAC --runs-root runs/crossq CrossQ --out DIR
 
 With --suite, each (env, seed) is one `sac_jax.loop.train` run with the env's file from
