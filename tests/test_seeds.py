@@ -3,9 +3,6 @@ logs carry the seed; a multi-seed run resumes exactly from its per-seed checkpoi
 
 import os
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import jax
 import numpy as np
@@ -20,11 +17,11 @@ from sac_jax.plot import main as plot_main
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.writers import read_rows
 from tests.helpers import (
-    REPO,
     SUBPROCESS_ENV,
     assert_trees_close,
     assert_trees_identical,
     restore,
+    run_python,
     small_config,
 )
 
@@ -181,24 +178,16 @@ def test_num_seeds_is_validated():
 
 def test_two_seeds_sharded_over_two_host_devices_match_unsharded(two_seeds, tmp_path):
     workdir = str(tmp_path / "sharded")
-    script = textwrap.dedent(f"""
+    script = f"""
         import jax
         from sac_jax import loop
         from tests.helpers import small_config
         assert jax.device_count() == 2, jax.devices()
         loop.train(small_config(seed=3, num_seeds=2), {workdir!r})
-    """)
+    """
     env = {**SUBPROCESS_ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "seeds 3..4 on 2 device(s)" in out.stdout
+    out = run_python(script, env)
+    assert "seeds 3..4 on 2 device(s)" in out
     for seed in (3, 4):
         config = small_config(seed=seed)
         sharded = restore(os.path.join(workdir, f"seed{seed}"), config)[1]
