@@ -98,12 +98,13 @@ def fresh_run(config):
 
 
 def restore(workdir, config, step=None):
-    """One trial's folder restored as a resuming run restores it (fresh if it has no checkpoint)."""
+    """One trial's folder restored as a resuming run restores it: its latest checkpoint, or `step`.
+    A folder without checkpoints fails, so comparing two restored states cannot pass vacuously."""
     env, state, run, buffer = fresh_run(config)
     with Checkpointer(workdir, config.keep_checkpoints) as ckpt:
         step = ckpt.latest_step() if step is None else step
-        if step is not None:
-            state = restore_trial(ckpt, config, state, run, env, buffer, step)
+        assert step is not None, f"no checkpoint in {workdir}"
+        state = restore_trial(ckpt, config, state, run, env, buffer, step)
     return env, state, run, buffer
 
 

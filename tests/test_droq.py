@@ -15,6 +15,7 @@ from sac_jax import (
     update_step,
     validate,
 )
+from sac_jax.losses import split_dropout_key
 from tests.helpers import ACTION_DIM, OBS_DIM, assert_trees_identical, make_batch
 
 B = 16
@@ -84,15 +85,20 @@ def test_the_target_critic_runs_with_dropout():
 
 
 def test_updates_draw_masks_from_the_state_key():
-    """Same state and batch: the same update. Another state key: other masks (and samples)."""
+    """The update's critic loss is J_Q with the masks of the dropout key that `update_critic`
+    splits off the state's key; other masks give another loss."""
     state = create_state(droq_config(), OBS_DIM, ACTION_DIM)
     batch = batch_of(1)
-    first, _ = update_step(state, batch)
-    assert_trees_identical(first, update_step(state, batch)[0])
-    other, _ = update_step(state.replace(key=jax.random.PRNGKey(9)), batch)
-    assert not np.allclose(
-        jax.tree.leaves(other.critic.params)[0], jax.tree.leaves(first.critic.params)[0]
-    )
+    _, critic_key, _ = jax.random.split(state.key, 3)
+    target_key, dropout_key = split_dropout_key(state, critic_key)
+    target = critic_target(state, batch, target_key)
+
+    def loss_with(key):
+        return float(critic_loss(state.critic.params, state, batch, target, key=key)[0])
+
+    _, metrics = update_step(state, batch)
+    np.testing.assert_allclose(float(metrics["critic_loss"]), loss_with(dropout_key), rtol=1e-5)
+    assert not np.isclose(float(metrics["critic_loss"]), loss_with(jax.random.PRNGKey(9)))
 
 
 def test_the_critic_loss_and_actor_loss_use_dropout():

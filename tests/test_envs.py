@@ -112,7 +112,7 @@ def test_training_refuses_an_unusable_env_before_writing(tmp_path):
     config.env_kwargs = {"action": "discrete"}
     with pytest.raises(ConfigError, match="Discrete"):
         train(config, str(tmp_path / "run"), quiet=True)
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()
 
 
 def test_env_errors_name_the_problem():

@@ -7,10 +7,11 @@ import optax
 import pytest
 from flax.training.train_state import TrainState
 
-from sac_jax import Batch, create_state, losses
+from sac_jax import Batch, create_state, losses, update_actor
 from sac_jax.networks import squashed_gaussian
 from sac_jax.normalization import RunningStats
 from sac_jax.state import SACHParams, SACScalars, SACState
+from tests.helpers import assert_trees_identical
 
 
 def reference_log_prob(u, mean, std):
@@ -182,7 +183,9 @@ def test_actor_loss_value_and_finite_difference_gradient(small_state_and_batch):
     np.testing.assert_allclose(fd, analytic, rtol=2e-2)
 
 
-def test_actor_loss_has_no_gradient_for_critic_or_alpha(small_state_and_batch):
+def test_the_actor_step_moves_only_the_actor(small_state_and_batch):
+    """J_pi depends on the critic but not on alpha's parameter, and update_actor changes the actor
+    alone: the critic, its targets and the temperature are left as they were."""
     state, batch = small_state_and_batch
     key = jax.random.PRNGKey(0)
 
@@ -196,9 +199,14 @@ def test_actor_loss_has_no_gradient_for_critic_or_alpha(small_state_and_batch):
     g_critic, g_temperature = jax.grad(loss_of, argnums=(0, 1))(
         state.critic.params, state.temperature.params
     )
-    # The critic does receive a gradient (Q depends on its params) but alpha must not.
     assert float(jnp.abs(g_temperature["log_alpha"])) == 0.0
     assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(g_critic))
+    stepped, _ = update_actor(state, batch, key)
+    for name in ("critic", "target_critic_params", "temperature"):
+        assert_trees_identical(getattr(stepped, name), getattr(state, name))
+    assert not np.allclose(
+        jax.tree.leaves(stepped.actor.params)[0], jax.tree.leaves(state.actor.params)[0]
+    )
 
 
 def test_temperature_loss_gradient_and_isolation_from_actor(small_state_and_batch):

@@ -2,9 +2,8 @@
 
 import jax
 import numpy as np
-import pytest
 
-from sac_jax import Batch, create_state, loop, losses
+from sac_jax import Batch, create_state, loop, losses, update_steps
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
 from sac_jax.types import NStepBatch
 from tests.helpers import small_config
@@ -94,7 +93,26 @@ def test_the_backup_discounts_by_the_batch_discount():
     np.testing.assert_allclose(y_quarter, one.reward + 0.25 * next_v, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("n_step", [3])
-def test_training_with_n_step_returns(n_step, tmp_path):
-    (result,) = loop.train(small_config(n_step=n_step), str(tmp_path), quiet=True)
+def test_training_feeds_n_step_batches_to_the_update(tmp_path, monkeypatch):
+    """The loop samples 3-step transitions (discount gamma^3 inside an episode) and the update it
+    runs receives them as NStepBatch."""
+    discounts, traced = [], []
+    sample = ReplayBuffers.sample
+
+    def sample_and_record(self, *args, **kwargs):
+        batches = sample(self, *args, **kwargs)
+        discounts.append(np.asarray(batches.discount))
+        return batches
+
+    def update_and_record(state, batches):
+        traced.append(type(batches))
+        return update_steps(state, batches)
+
+    monkeypatch.setattr(ReplayBuffers, "sample", sample_and_record)
+    config = small_config(n_step=3)
+    (result,) = loop.train(config, str(tmp_path), quiet=True, update_fn=update_and_record)
     assert np.isfinite(result["return_mean"])
+    assert traced == [NStepBatch]  # traced once, with the n-step batch
+    # Pendulum never terminates: every sum spans 3 steps unless it meets a 200-step truncation.
+    all_discounts = np.concatenate([d.ravel() for d in discounts])
+    assert np.mean(np.isclose(all_discounts, config.gamma**3)) > 0.9

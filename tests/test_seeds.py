@@ -112,8 +112,11 @@ def test_multi_seed_run_resumes_exactly(two_seeds, tmp_path):
     loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
     for seed in (3, 4):
         config = small_config(seed=seed)
-        saved = [restore(os.path.join(w, f"seed{seed}"), config)[1] for w in (two_seeds, workdir)]
-        assert_trees_identical(*saved)
+        straight, resumed = (
+            restore(os.path.join(w, f"seed{seed}"), config) for w in (two_seeds, workdir)
+        )
+        assert resumed[2].step == config.total_steps
+        assert_trees_identical(straight[1], resumed[1])
 
 
 def test_a_stop_between_two_seeds_saves_resumes_and_saves_again(two_seeds, tmp_path):

@@ -62,8 +62,8 @@ def test_shard_and_its_divisibility_are_validated():
 
 
 def test_batch_placement_replicates_the_state_and_splits_batches_along_b():
-    where = placement(1, 32, "batch", devices=jax.devices())
-    assert where.per_seed.is_fully_replicated and list(where.seeds) == [0]
+    where = placement(1, 32, "batch", devices=jax.devices() * 2)
+    assert tuple(where.per_seed.spec) == () and list(where.seeds) == [0]
     assert tuple(where.batches.spec) == (None, None, "batch")
 
 

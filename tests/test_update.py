@@ -62,18 +62,39 @@ def test_update_step_compiles_once_per_run(state, compile_counter):
     assert compiles.count == 0
 
 
-def test_update_order_critic_actor_temperature_target(state):
+def test_update_order_critic_actor_temperature_target(tiny_config):
     """update_step == critic on the old state, actor on the new critic, alpha from the actor's entropy,
-    then Polyak from the updated critic; composed here by hand from the public pieces."""
+    then Polyak from the updated critic; composed here by hand from the public pieces. Large rates
+    and tau, and Adam moments with a history, make each other order land measurably elsewhere."""
+    tiny_config.update(actor_lr=0.05, critic_lr=0.05, alpha_lr=0.05, tau=0.5)
+    state = create_state(tiny_config, OBS_DIM, ACTION_DIM)
+    for i in range(2):
+        state, _ = update_step(state, make_batch(10 + i))
     batch = make_batch(3)
     key, critic_key, actor_key = jax.random.split(state.key, 3)
-    s, _ = update_critic(state, batch, critic_key)
-    s, actor_info = update_actor(s, batch, actor_key)
-    s, _ = update_temperature(s, actor_info["entropy"])
-    s = update_target(s).replace(key=key, step=s.step + 1)
+
+    def composed(actor_first=False, target_first=False):
+        s = update_target(state) if target_first else state
+        if actor_first:
+            s, actor_info = update_actor(s, batch, actor_key)
+            s, _ = update_critic(s, batch, critic_key)
+        else:
+            s, _ = update_critic(s, batch, critic_key)
+            s, actor_info = update_actor(s, batch, actor_key)
+        s, _ = update_temperature(s, actor_info["entropy"])
+        s = s if target_first else update_target(s)
+        return s.replace(key=key, step=s.step + 1)
+
+    def close(a, b):
+        return all(
+            np.allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+            for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))
+        )
+
     got, _ = update_step(state, batch)
-    for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(s)):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+    assert close(got, composed())
+    assert not close(got.actor, composed(actor_first=True).actor)
+    assert not close(got.target_critic_params, composed(target_first=True).target_critic_params)
 
 
 def test_vmap_over_seeds_matches_each_seed_alone(tiny_config):

@@ -88,7 +88,9 @@ def test_exact_resume_with_one_compiled_update(name, tmp_path):
     train(config, resumed, quiet=True, update_fn=steps)
     assert compiled(steps) == 2
     state = restore(straight, config)[1]
-    assert_trees_identical(state, restore(resumed, config)[1])
+    _, resumed_state, resumed_run, _ = restore(resumed, config)
+    assert resumed_run.step == config.total_steps
+    assert_trees_identical(state, resumed_state)
     if config.batch_renorm:  # 200 updates, each one training pass of the critics
         stats = state.critic.batch_stats["VmapCritic_0"]["MLP_0"]["BatchRenorm_0"]
         np.testing.assert_array_equal(stats["steps"], [200, 200])
