@@ -163,14 +163,18 @@ def _mujoco_state_spec():
 def env_state(env: gym.Env) -> dict | None:
     """The env's episode state as JSON data, or None for envs whose state is not captured.
 
-    Captured: MuJoCo envs (MuJoCo's full integration state: qpos, qvel, act, warm start,
-    controls, time, ...; plus the body positions the last `mj_step` left, which are one substep
-    behind qpos and which Ant and Humanoid read for their reward before stepping) and envs that
-    keep their physics in a NumPy `state` attribute (Pendulum, MountainCarContinuous); for both
-    also the env's NumPy RNG and the TimeLimit step count. Not captured: dm_control tasks, Box2D
-    envs (LunarLander, BipedalWalker) and anything else.
+    Captured, for gymnasium's own envs only: MuJoCo envs (MuJoCo's full integration state: qpos,
+    qvel, act, warm start, controls, time, ...; plus the body positions the last `mj_step` left,
+    which are one substep behind qpos and which Ant and Humanoid read for their reward before
+    stepping) and envs that keep their physics in a NumPy `state` attribute (Pendulum,
+    MountainCarContinuous); for both also the env's NumPy RNG and the TimeLimit step count. Not
+    captured: dm_control tasks, Box2D envs (LunarLander, BipedalWalker) and every env defined
+    elsewhere, whose episode may live in attributes this function cannot know (a goal drawn at
+    reset), even when it subclasses one of gymnasium's.
     """
     inner, time_limit = env.unwrapped, _time_limit(env)
+    if not type(inner).__module__.startswith("gymnasium.envs."):
+        return None
     if hasattr(inner, "model") and hasattr(inner, "data"):
         mujoco, spec = _mujoco_state_spec()
         physics = np.empty(mujoco.mj_stateSize(inner.model, spec))

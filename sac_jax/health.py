@@ -71,17 +71,31 @@ class EnvAndQChecks:
         self.max_abs_reward = np.abs(np.asarray(stored_rewards, np.float64)).max(axis=1)
         self.warned = False
 
-    def env_step(self, step: int, rewards, next_obs: np.ndarray) -> None:
-        """Stop at once when an env returns a non-finite reward or observation."""
+    def env_step(self, step: int, rewards, next_obs: np.ndarray, following: np.ndarray) -> None:
+        """Stop at once, before anything is stored or saved, when an env returns a non-finite
+        reward or observation; `following`: the observations after any reset."""
         rewards = np.asarray(rewards, np.float64)
-        bad = ~(np.isfinite(rewards) & np.isfinite(next_obs).all(axis=-1))
-        if bad.any():
-            which = ", ".join(self.names[i] for i in np.flatnonzero(bad))
-            raise NonFiniteError(
-                f"the env returned a non-finite reward or observation at step {step} ({which}); "
-                "SAC cannot learn from it"
-            )
+        self.require_finite(step, "the env's reward", rewards[:, None])
+        self.require_finite(step, "the env's observation", next_obs)
+        self.require_finite(step, "the env's observation after its reset", following)
         np.maximum(self.max_abs_reward, np.abs(rewards), out=self.max_abs_reward)
+
+    def require_finite(self, step: int, what: str, values: np.ndarray) -> None:
+        """Stop with a NonFiniteError naming each trial whose `values` (trial, entries) hold a NaN
+        or inf, with its first bad entries: SAC cannot learn from them."""
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return
+        found = []
+        for i in np.flatnonzero(bad.any(axis=-1)):
+            entries = np.flatnonzero(bad[i])[:4]
+            shown = ", ".join(f"[{j}] = {values[i][j]}" for j in entries)
+            found.append(
+                f"{self.names[i]}: {shown}"
+                if values.shape[-1] > 1
+                else f"{self.names[i]}: {values[i][0]}"
+            )
+        raise NonFiniteError(f"{what} at step {step} is not finite ({'; '.join(found)})")
 
     def q_range(self, step: int, metrics: dict) -> None:
         """`metrics`: host arrays with a leading trial axis, as the loop logs them."""

@@ -122,6 +122,11 @@ def step_envs(s: Session, actions: np.ndarray, step: int):
     return rewards, terminated, truncated, next_obs
 
 
+def next_observations(s: Session) -> np.ndarray:
+    """The observations the trials' next actions are taken in."""
+    return np.stack([loop.obs for loop in s.loops]).astype(np.float32)
+
+
 def update_obs_stats(s: Session) -> None:
     """Merge the newest buffer rows (raw observations, reset and final ones included), as many
     for every trial (after a resume without the buffer, fewer rows than the interval exist, and
@@ -139,7 +144,8 @@ def evaluate_trials(s: Session, step: int) -> None:
     redrawn (by process 0, from every process's rows written so far)."""
     stats = s.state.obs_stats if s.config.normalize_obs else None
     actors, stats = jax.device_put(s.where.local((s.state.actor, stats)))
-    states = s.where.local(s.state) if s.config.bias_episodes else None
+    # on the device once, not at every step of the bias episodes
+    states = jax.device_put(s.where.local(s.state)) if s.config.bias_episodes else None
     for i, loop in enumerate(s.loops):
         seed = s.trials[i].seed + step
         returns = evaluate(
@@ -245,8 +251,9 @@ def train(
                 f"Nothing to do: the checkpoint is at step {s.start} >= total_steps "
                 f"{c.total_steps}; pass a larger --config.total_steps to continue."
             )
+        obs = next_observations(s)
+        checks.require_finite(s.start + 1, "the env's observation", obs)  # a reset's
         for step in range(s.start + 1, c.total_steps + 1):
-            obs = np.stack([loop.obs for loop in s.loops]).astype(np.float32)
             actions = act(s, obs, step)
             if step > update_start:  # queued behind the actions: the device never waits
                 batches = s.buffers.sample(c.batch_size, c.num_critic_updates, c.n_step, gammas)
@@ -254,10 +261,13 @@ def train(
                 s.state, metrics, healthy = update(s.state, batches, healthy)
             actions = s.where.local(actions)  # the one wait per step; the update runs on
             if not np.isfinite(actions).all():  # the policy went non-finite: report, stop
-                check_finite(s, healthy, metrics, checked, step)
+                check_finite(s, healthy, metrics, checked, step)  # names the non-finite parts
+                checks.require_finite(step, "the policy's action", actions)
             rewards, terminated, truncated, next_obs = step_envs(s, actions, step)
-            checks.env_step(step, rewards, next_obs)
+            following = next_observations(s)  # next_obs, or a reset's where an episode ended
+            checks.env_step(step, rewards, next_obs, following)
             s.buffers.add(obs, actions, rewards, terminated, truncated, next_obs)
+            obs = following
             if c.normalize_obs and step % OBS_STATS_INTERVAL == 0:
                 update_obs_stats(s)
             last = step == c.total_steps

@@ -8,6 +8,7 @@ run of its own, so `evaluate` and `load_policy` read any trial's folder as they 
 import contextlib
 import dataclasses
 import os
+import warnings
 from collections.abc import Iterator
 
 import jax
@@ -166,17 +167,22 @@ def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials:
 def _restore(session: Session) -> None:
     """Every trial from the newest checkpoint step that all trials (of all processes) have (a
     process killed between two trials' saves continues from the step before, and the trials'
-    later checkpoints are deleted), or all fresh when no trial has one."""
+    later checkpoints are deleted), or all fresh when some trial has none (the run was stopped
+    during its first saves; the others' first checkpoints are deleted, with a warning)."""
     latest = all_processes([c.latest_step() for c in session.checkpointers])
-    if all(step is None for step in latest):
-        return
     if None in latest:
-        missing = [i for i, step in enumerate(latest) if step is None]
-        raise CheckpointError(
-            f"some runs in this workdir have checkpoints but run(s) {missing} (in the order of "
-            "sac_jax.sweep.expand_trials) have none; use the num_seeds, seed and sweep the runs were "
-            "started with, or another --workdir"
-        )
+        if any(step is not None for step in latest):
+            names = [
+                t.name for t, step in zip(expand_trials(session.config), latest) if step is None
+            ]
+            warnings.warn(
+                f"run(s) {names} of this workdir stopped before their first checkpoint: every "
+                "run starts again from step 0",
+                stacklevel=3,
+            )
+            for ckpt in session.checkpointers:
+                ckpt.discard_after(0)
+        return
     step, s = min(latest), session
     states = [
         restore_trial(

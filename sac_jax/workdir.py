@@ -61,10 +61,11 @@ def trial_dir(workdir: str, trial_name: str, num_trials: int) -> str:
 
 
 def saved_layout(workdir: str) -> str | None:
-    """'single' or 'multi' when the workdir holds one trial's or several trials' checkpoints."""
-    if os.path.isdir(checkpoint_dir(workdir)):
+    """'single' or 'multi' when the workdir holds one trial's or several trials' saved steps
+    (empty checkpoint folders, of a run stopped before its first save, do not count)."""
+    if has_checkpoint(workdir):
         return "single"
-    if glob.glob(os.path.join(workdir, TRIAL_DIRS, "checkpoints")):
+    if trials_have_saved(workdir):
         return "multi"
     return None
 

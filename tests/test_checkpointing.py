@@ -14,6 +14,7 @@ import textwrap
 import jax
 import numpy as np
 import pytest
+from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from PIL import Image
 
 from sac_jax import evaluate as evaluate_cli
@@ -331,6 +332,23 @@ def test_env_episode_state_continues_identically(env_id):
     set_env_state(copy, json.loads(json.dumps(env_state(original))))
     for action in actions[20:]:
         assert_trees_identical(original.step(action)[:4], copy.step(action)[:4])
+
+
+class GoalPendulum(PendulumEnv):
+    """A user's env with episode state beyond gymnasium's Pendulum: a goal drawn at reset."""
+
+    def reset(self, **kwargs):
+        self.goal = self.np_random.uniform(-1, 1)
+        return super().reset(**kwargs)
+
+
+def test_envs_defined_outside_gymnasium_are_not_captured():
+    env = GoalPendulum()
+    env.reset(seed=0)
+    assert env_state(env) is None
+    pendulum = make_env("Pendulum-v1", 0)
+    pendulum.reset(seed=0)
+    assert env_state(pendulum) is not None
 
 
 def test_resume_in_env_without_captured_state_starts_a_new_episode(tmp_path):

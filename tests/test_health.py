@@ -37,6 +37,22 @@ class NanRewardPendulum(gym.Wrapper):
 gym.register("SacJaxTest/NanRewardPendulum-v0", entry_point=NanRewardPendulum)
 
 
+class NanResetPendulum(gym.Wrapper):
+    """Pendulum whose second reset (after its first 200-step episode) observes NaN."""
+
+    def __init__(self, render_mode=None):
+        super().__init__(gym.make("Pendulum-v1", render_mode=render_mode))
+        self.resets = 0
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.resets += 1
+        return np.where(self.resets > 1, np.nan, obs).astype(obs.dtype), info
+
+
+gym.register("SacJaxTest/NanResetPendulum-v0", entry_point=NanResetPendulum)
+
+
 def assert_finite_checkpoint(workdir, config, step):
     assert Checkpointer(workdir).latest_step() == step
     _, state, _, _ = restore(workdir, config)
@@ -52,7 +68,7 @@ def test_a_non_finite_reward_stops_the_run_and_the_last_checkpoint_is_finite(tmp
     workdir = str(tmp_path)
     with pytest.raises(
         NonFiniteError,
-        match=f"non-finite reward or observation at step {NAN_AFTER + 1} \\(seed0\\)",
+        match=f"the env's reward at step {NAN_AFTER + 1} is not finite \\(seed0: nan\\)",
     ):
         loop.train(config, workdir, quiet=True)
     assert_finite_checkpoint(workdir, config, 1_000)
@@ -84,6 +100,24 @@ def test_non_finite_parameters_are_caught_by_the_next_check_without_saving_them(
         assert_finite_checkpoint(run_dir, small_config(total_steps=600, seed=seed), 150)
 
 
+def test_a_non_finite_reset_observation_stops_the_run_before_it_is_saved(tmp_path):
+    config = small_config(env_id="SacJaxTest/NanResetPendulum-v0", checkpoint_interval=100)
+    with pytest.raises(
+        NonFiniteError,
+        match=r"observation after its reset at step 200 is not finite \(seed0: \[0\] = nan",
+    ):
+        loop.train(config, str(tmp_path), quiet=True)
+    assert_finite_checkpoint(str(tmp_path), config, 100)
+
+
+def test_a_non_finite_action_from_finite_parameters_stops_the_run(tmp_path, monkeypatch):
+    """The device's health flags stay true (the parameters are finite), yet the run must not step
+    its envs with the NaN actions."""
+    monkeypatch.setattr(loop, "explore", lambda *args: np.full((1, 1), np.nan, np.float32))
+    with pytest.raises(NonFiniteError, match=r"the policy's action at step 101 is not finite "):
+        loop.train(small_config(), str(tmp_path), quiet=True)
+
+
 def test_q_range_warning_fires_on_a_diverging_run_and_not_on_a_healthy_one(tmp_path):
     diverging = small_config(actor_lr=100.0, critic_lr=100.0, total_steps=600)
     with pytest.warns(QRangeWarning, match="mean Q = .* but no return can exceed"):
@@ -98,8 +132,8 @@ def test_q_range_bound_by_hand():
     stored = np.array([[0.5, -1.0], [0.0, 0.0]])  # a resumed seed0's replay rewards; seed1 fresh
     checks = EnvAndQChecks(["seed0", "seed1"], [0.9, 0.9], [1.0, 2.0], 2, stored)
     np.testing.assert_array_equal(checks.max_abs_reward, [1.0, 0.0])
-    checks.env_step(1, np.array([-3.0, 1.0]), np.zeros((2, 3)))
-    checks.env_step(2, np.array([1.0, -2.0]), np.zeros((2, 3)))
+    checks.env_step(1, np.array([-3.0, 1.0]), np.zeros((2, 3)), np.zeros((2, 3)))
+    checks.env_step(2, np.array([1.0, -2.0]), np.zeros((2, 3)), np.zeros((2, 3)))
     # limits: seed0 (1 * 3 + 0 * 2) / 0.1 = 30; seed1 (2 * 2 + 0.5 * 2) / 0.1 = 50; margin 2
     metrics = {"alpha": np.array([0.0, 0.5]), "entropy": np.array([1.0, -2.0])}
     with warnings.catch_warnings():
@@ -110,8 +144,10 @@ def test_q_range_bound_by_hand():
     with warnings.catch_warnings():  # once per run
         warnings.simplefilter("error", QRangeWarning)
         checks.q_range(5, {**metrics, "q_mean": np.array([-600.0, 1000.0])})
-    with pytest.raises(NonFiniteError, match="at step 6 \\(seed1\\)"):
-        checks.env_step(6, np.array([0.0, 0.0]), np.array([[0, 0, 0], [0, np.inf, 0]]))
+    with pytest.raises(
+        NonFiniteError, match=r"observation at step 6 is not finite \(seed1: \[1\] = inf\)"
+    ):
+        checks.env_step(6, np.zeros(2), np.array([[0, 0, 0], [0, np.inf, 0]]), np.zeros((2, 3)))
 
 
 def test_a_resumed_run_bounds_q_by_the_rewards_it_saw_before(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from sac_jax.placement import placement
 from sac_jax.plot import group_runs
 from sac_jax.plot import main as plot_main
 from sac_jax.replay import ReplayBuffer, ReplayBuffers
+from sac_jax.workdir import saved_layout
 from sac_jax.writers import read_rows
 from tests.helpers import (
     SUBPROCESS_ENV,
@@ -152,6 +153,34 @@ def test_other_num_seeds_on_a_workdir_is_an_error(two_seeds):
     for seed, num_seeds in ((3, 1), (3, 3)):
         with pytest.raises(CheckpointError, match="use the num_seeds, seed and sweep"):
             loop.train(small_config(seed=seed, num_seeds=num_seeds), two_seeds, quiet=True)
+
+
+def test_a_run_stopped_during_its_first_saves_starts_again_from_step_0(two_seeds, tmp_path):
+    """Seed 3 saved step 150, seed 4 had not (its checkpoint folder is empty): the same command
+    warns, deletes seed 3's step, and trains both from scratch, as the uninterrupted run did."""
+    workdir = str(tmp_path)
+    loop.train(small_config(seed=3, num_seeds=2, total_steps=150), workdir, quiet=True)
+    shutil.rmtree(os.path.join(workdir, "seed4", "checkpoints", "150"))
+    with pytest.warns(UserWarning, match=r"run\(s\) \['seed4'\] .* starts again from step 0"):
+        loop.train(small_config(seed=3, num_seeds=2), workdir, quiet=True)
+    for seed in (3, 4):
+        config = small_config(seed=seed)
+        straight, again = (
+            restore(os.path.join(w, f"seed{seed}"), config) for w in (two_seeds, workdir)
+        )
+        assert_trees_identical(straight[1], again[1])
+    assert read_rows(workdir, "eval.csv") == read_rows(two_seeds, "eval.csv")
+
+
+def test_empty_checkpoint_folders_do_not_fix_the_layout(tmp_path):
+    """A run stopped before its first save leaves empty folders; they bind no num_seeds."""
+    os.makedirs(tmp_path / "checkpoints")
+    os.makedirs(tmp_path / "seed0" / "checkpoints")
+    assert saved_layout(str(tmp_path)) is None
+    os.makedirs(tmp_path / "seed0" / "checkpoints" / "150")
+    assert saved_layout(str(tmp_path)) == "multi"
+    os.makedirs(tmp_path / "checkpoints" / "150")
+    assert saved_layout(str(tmp_path)) == "single"
 
 
 def test_a_workdir_of_other_seeds_is_refused_and_left_alone(two_seeds):
