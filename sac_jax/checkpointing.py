@@ -116,13 +116,16 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
+    def steps(self) -> list[int]:
+        return self.manager.all_steps()
+
     def best_step(self) -> int | None:
         return self.manager.best_step()
 
     def discard_after(self, step: int) -> None:
         """Delete the checkpoints of steps after `step`: a run that resumed from `step` (the
         newest one all its trials have) replaces them, and Orbax would not save over them."""
-        for later in [s for s in self.manager.all_steps() if s > step]:
+        for later in [s for s in self.steps() if s > step]:
             self.manager.delete(later)
 
     def step_dir(self, step: int) -> str:

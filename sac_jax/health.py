@@ -74,15 +74,19 @@ class EnvAndQChecks:
     def env_step(self, step: int, rewards, next_obs: np.ndarray, following: np.ndarray) -> None:
         """Stop at once, before anything is stored or saved, when an env returns a non-finite
         reward or observation; `following`: the observations after any reset."""
-        rewards = np.asarray(rewards, np.float64)
-        self.require_finite(step, "the env's reward", rewards[:, None])
+        with np.errstate(over="ignore"):  # checked as stored: beyond float32's range is inf
+            stored_rewards, next_obs = (np.asarray(x, np.float32) for x in (rewards, next_obs))
+        self.require_finite(step, "the env's reward", stored_rewards[:, None])
         self.require_finite(step, "the env's observation", next_obs)
         self.require_finite(step, "the env's observation after its reset", following)
-        np.maximum(self.max_abs_reward, np.abs(rewards), out=self.max_abs_reward)
+        np.maximum(
+            self.max_abs_reward, np.abs(np.asarray(rewards, np.float64)), out=self.max_abs_reward
+        )
 
-    def require_finite(self, step: int, what: str, values: np.ndarray) -> None:
+    def require_finite(self, step: int, what: str, values: np.ndarray, then: str = "") -> None:
         """Stop with a NonFiniteError naming each trial whose `values` (trial, entries) hold a NaN
-        or inf, with its first bad entries: SAC cannot learn from them."""
+        or inf, with its first bad entries (and `then`, what follows): SAC cannot learn from
+        them."""
         bad = ~np.isfinite(values)
         if not bad.any():
             return
@@ -95,7 +99,8 @@ class EnvAndQChecks:
                 if values.shape[-1] > 1
                 else f"{self.names[i]}: {values[i][0]}"
             )
-        raise NonFiniteError(f"{what} at step {step} is not finite ({'; '.join(found)})")
+        then = f"; {then}" if then else ""
+        raise NonFiniteError(f"{what} at step {step} is not finite ({'; '.join(found)}){then}")
 
     def q_range(self, step: int, metrics: dict) -> None:
         """`metrics`: host arrays with a leading trial axis, as the loop logs them."""

@@ -252,7 +252,7 @@ def train(
                 f"{c.total_steps}; pass a larger --config.total_steps to continue."
             )
         obs = next_observations(s)
-        checks.require_finite(s.start + 1, "the env's observation", obs)  # a reset's
+        checks.require_finite(s.start + 1, "the env's observation", obs)  # reset or restored
         for step in range(s.start + 1, c.total_steps + 1):
             actions = act(s, obs, step)
             if step > update_start:  # queued behind the actions: the device never waits
@@ -262,7 +262,7 @@ def train(
             actions = s.where.local(actions)  # the one wait per step; the update runs on
             if not np.isfinite(actions).all():  # the policy went non-finite: report, stop
                 check_finite(s, healthy, metrics, checked, step)  # names the non-finite parts
-                checks.require_finite(step, "the policy's action", actions)
+                checks.require_finite(step, "the policy's action", actions, s.last_saved())
             rewards, terminated, truncated, next_obs = step_envs(s, actions, step)
             following = next_observations(s)  # next_obs, or a reset's where an episode ended
             checks.env_step(step, rewards, next_obs, following)

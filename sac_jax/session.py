@@ -167,21 +167,10 @@ def _checkpointers(stack, config, workdir: str, trials: list[Trial], num_trials:
 def _restore(session: Session) -> None:
     """Every trial from the newest checkpoint step that all trials (of all processes) have (a
     process killed between two trials' saves continues from the step before, and the trials'
-    later checkpoints are deleted), or all fresh when some trial has none (the run was stopped
-    during its first saves; the others' first checkpoints are deleted, with a warning)."""
+    later checkpoints are deleted), or all fresh when no trial has one."""
     latest = all_processes([c.latest_step() for c in session.checkpointers])
     if None in latest:
-        if any(step is not None for step in latest):
-            names = [
-                t.name for t, step in zip(expand_trials(session.config), latest) if step is None
-            ]
-            warnings.warn(
-                f"run(s) {names} of this workdir stopped before their first checkpoint: every "
-                "run starts again from step 0",
-                stacklevel=3,
-            )
-            for ckpt in session.checkpointers:
-                ckpt.discard_after(0)
+        _start_over(session, latest)
         return
     step, s = min(latest), session
     states = [
@@ -199,6 +188,29 @@ def _restore(session: Session) -> None:
     for ckpt in s.checkpointers:  # the logs after `step` are dropped too (RunWriter)
         ckpt.discard_after(step)
     s.state = stack_seeds(states)
+
+
+def _start_over(session: Session, latest: list[int | None]) -> None:
+    """Some trials have no checkpoint. If the others hold only their first one, at one step, the
+    run was stopped during its first saves: those are deleted, with a warning, and all start
+    fresh. Anything more is another run's work, and the workdir is refused untouched."""
+    if all(step is None for step in latest):
+        return
+    names = [t.name for t, step in zip(expand_trials(session.config), latest) if step is None]
+    saves = all_processes([len(c.steps()) for c in session.checkpointers])
+    if max(saves) > 1 or len({step for step in latest if step is not None}) > 1:
+        raise CheckpointError(
+            f"run(s) {names} of workdir {session.workdir!r} have no checkpoint while the others "
+            "have saved more than once; use the num_seeds, seed and sweep the workdir was started "
+            "with, or another --workdir"
+        )
+    warnings.warn(
+        f"run(s) {names} of workdir {session.workdir!r} stopped before their first checkpoint: "
+        "every run starts again from step 0",
+        stacklevel=1,
+    )
+    for ckpt in session.checkpointers:
+        ckpt.discard_after(0)
 
 
 def _build(config, workdir: str, creator: EnvCreator | None) -> Session:

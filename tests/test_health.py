@@ -38,16 +38,17 @@ gym.register("SacJaxTest/NanRewardPendulum-v0", entry_point=NanRewardPendulum)
 
 
 class NanResetPendulum(gym.Wrapper):
-    """Pendulum whose second reset (after its first 200-step episode) observes NaN."""
+    """Pendulum whose resets from the `nan_from`-th on observe NaN (the second one comes after
+    its first 200-step episode)."""
 
-    def __init__(self, render_mode=None):
+    def __init__(self, render_mode=None, nan_from=2):
         super().__init__(gym.make("Pendulum-v1", render_mode=render_mode))
-        self.resets = 0
+        self.resets, self.nan_from = 0, nan_from
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         self.resets += 1
-        return np.where(self.resets > 1, np.nan, obs).astype(obs.dtype), info
+        return np.where(self.resets >= self.nan_from, np.nan, obs).astype(obs.dtype), info
 
 
 gym.register("SacJaxTest/NanResetPendulum-v0", entry_point=NanResetPendulum)
@@ -110,12 +111,26 @@ def test_a_non_finite_reset_observation_stops_the_run_before_it_is_saved(tmp_pat
     assert_finite_checkpoint(str(tmp_path), config, 100)
 
 
+def test_a_non_finite_first_observation_stops_the_run_before_its_first_step(tmp_path):
+    config = small_config(env_id="SacJaxTest/NanResetPendulum-v0", env_kwargs={"nan_from": 1})
+    with pytest.raises(
+        NonFiniteError, match=r"the env's observation at step 1 is not finite \(seed0: \[0\] = nan"
+    ):
+        loop.train(config, str(tmp_path), quiet=True)
+    with pytest.raises(CheckpointError, match="has no checkpoints"):
+        Checkpointer(str(tmp_path))
+
+
 def test_a_non_finite_action_from_finite_parameters_stops_the_run(tmp_path, monkeypatch):
     """The device's health flags stay true (the parameters are finite), yet the run must not step
     its envs with the NaN actions."""
     monkeypatch.setattr(loop, "explore", lambda *args: np.full((1, 1), np.nan, np.float32))
-    with pytest.raises(NonFiniteError, match=r"the policy's action at step 101 is not finite "):
-        loop.train(small_config(), str(tmp_path), quiet=True)
+    with pytest.raises(
+        NonFiniteError,
+        match=r"the policy's action at step 101 is not finite \(seed0: nan\); the latest "
+        r"checkpoint, step 100 in .* holds finite values",
+    ):
+        loop.train(small_config(checkpoint_interval=100), str(tmp_path), quiet=True)
 
 
 def test_q_range_warning_fires_on_a_diverging_run_and_not_on_a_healthy_one(tmp_path):
@@ -126,6 +141,21 @@ def test_q_range_warning_fires_on_a_diverging_run_and_not_on_a_healthy_one(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error", QRangeWarning)
         loop.train(small_config(), str(tmp_path / "healthy"), quiet=True)
+
+
+def test_env_output_is_checked_as_the_buffer_stores_it():
+    """The buffer stores float32: a finite float64 beyond its range would be stored as inf."""
+    checks = EnvAndQChecks(["seed0"], [0.99], [1.0], 1, np.zeros((1, 4)))
+    fine, following = np.ones((1, 2)), np.zeros((1, 2), np.float32)
+    checks.env_step(5, np.array([3e38]), np.array([[0.0, -3e38]]), following)
+    with pytest.raises(
+        NonFiniteError, match=r"observation at step 5 is not finite \(seed0: \[1\] = inf"
+    ):
+        checks.env_step(5, np.array([1.0]), np.array([[0.0, 1e39]]), following)
+    with pytest.raises(
+        NonFiniteError, match=r"the env's reward at step 6 is not finite \(seed0: -inf"
+    ):
+        checks.env_step(6, np.array([-1e39]), fine, following)
 
 
 def test_q_range_bound_by_hand():

@@ -172,6 +172,22 @@ def test_a_run_stopped_during_its_first_saves_starts_again_from_step_0(two_seeds
     assert read_rows(workdir, "eval.csv") == read_rows(two_seeds, "eval.csv")
 
 
+def test_a_run_past_its_first_save_is_not_restarted_for_a_seed_without_checkpoints(
+    two_seeds, tmp_path
+):
+    """Seeds 3 and 4 saved twice; seed 5's folder is empty (an earlier start that failed before
+    saving). num_seeds=3 is another run's command: refused, and no checkpoint is deleted."""
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(two_seeds, workdir)
+    os.makedirs(os.path.join(workdir, "seed5", "checkpoints"))
+    before = sorted(os.listdir(os.path.join(workdir, "seed3", "checkpoints")))
+    with pytest.raises(CheckpointError, match=r"run\(s\) \['seed5'\] .* saved more than once"):
+        loop.train(small_config(seed=3, num_seeds=3), workdir, quiet=True)
+    for seed in (3, 4):
+        assert sorted(os.listdir(os.path.join(workdir, f"seed{seed}", "checkpoints"))) == before
+    assert read_rows(workdir, "eval.csv") == read_rows(two_seeds, "eval.csv")
+
+
 def test_empty_checkpoint_folders_do_not_fix_the_layout(tmp_path):
     """A run stopped before its first save leaves empty folders; they bind no num_seeds."""
     os.makedirs(tmp_path / "checkpoints")
